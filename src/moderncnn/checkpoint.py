@@ -1,0 +1,179 @@
+"""Weights files: torchvision ``.pth`` state_dicts and moderncnn ``.safetensors`` files.
+
+Loading accounts for every tensor: keys are taken as they are or mapped (a DDP ``module.``
+prefix, torchvision's old DenseNet names; BN step counters absent from old files start at 0),
+tensors for parts the model was built without (GoogLeNet's auxiliary heads) are dropped with
+a message, a classifier of another size is
+skipped with a message (fine-tuning), and anything else that does not fit is an error that
+names the missing and unexpected keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from moderncnn.errors import CheckpointError
+
+log = logging.getLogger("moderncnn")
+
+#: torchvision's pre-0.3 DenseNet checkpoints name ``norm.1`` what is now ``norm1``.
+_DENSENET_OLD = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Write ``path`` through ``write(tmp)`` on a temporary file in the same directory, fsync
+    it, then rename: readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_weights(model: nn.Module, path: str | Path, **metadata: object) -> None:
+    """Save ``model``'s state_dict as safetensors, atomically, with what rebuilds it:
+    the registered name, ``num_classes``, ``in_chans`` and any ``metadata`` (JSON)."""
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    meta = {
+        "format": "moderncnn",
+        "model": getattr(model, "model_name", "") or type(model).__name__,
+        "num_classes": str(getattr(model, "num_classes", "")),
+        "in_chans": str(getattr(model, "in_chans", "")),
+    }
+    meta.update({k: json.dumps(v) for k, v in metadata.items()})
+    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+
+
+def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a weights file into (state_dict, metadata). ``.safetensors`` files carry metadata;
+    other files are read with ``torch.load(weights_only=True)`` (no code runs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weights file {str(path)!r} does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            with safe_open(str(path), framework="pt") as f:
+                return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})  # noqa: SIM118
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
+    except Exception as e:  # corrupt, truncated, or not a tensor file at all
+        raise CheckpointError(f"cannot read weights from {str(path)!r}: {e}") from None
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model"):  # common wrappers of training checkpoints
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(
+            f"{str(path)!r} holds no state_dict (a mapping of names to tensors); save one with "
+            "torch.save(model.state_dict(), path) or moderncnn.checkpoint.save_weights"
+        )
+    return dict(obj), {}
+
+
+def _map_key(key: str) -> str:
+    if key.startswith("module."):  # saved from DistributedDataParallel / DataParallel
+        key = key[len("module.") :]
+    m = _DENSENET_OLD.match(key)
+    return m.group(1) + m.group(2) if m else key
+
+
+def _head_keys(model: nn.Module) -> set[str]:
+    """State-dict keys of the linear classifiers (out_features == num_classes)."""
+    n = getattr(model, "num_classes", None)
+    return {
+        f"{name}.{p}"
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Linear) and m.out_features == n
+        for p in ("weight", "bias")
+    }
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a torchvision ``.pth`` or a moderncnn ``.safetensors`` file into ``model``.
+
+    Raises :class:`CheckpointError` naming missing and unexpected keys when the file is for
+    another architecture.
+    """
+    state, meta = read_weights(path)
+    name = getattr(model, "model_name", "") or type(model).__name__
+    state = {_map_key(k): v for k, v in state.items()}
+    own = model.state_dict()
+
+    unexpected = [k for k in state if k not in own]
+    absent = [k for k in unexpected if getattr(model, k.split(".")[0], 0) is None]
+    if absent:  # optional parts the model was built without, e.g. GoogLeNet's aux heads
+        parts = sorted({k.split(".")[0] for k in absent})
+        log.warning(
+            "%s: ignored %d tensors of %s: the model was built without them",
+            name,
+            len(absent),
+            ", ".join(parts),
+        )
+        unexpected = [k for k in unexpected if k not in absent]
+    # Files saved before torch 0.4.1 have no BN step counters; torch itself starts them at 0.
+    state.update({k: own[k] for k in own if k.endswith("num_batches_tracked") and k not in state})
+    missing = [k for k in own if k not in state]
+    if missing or unexpected:
+        origin = f" (saved from {meta['model']})" if meta.get("model") else ""
+        raise CheckpointError(
+            f"{str(path)!r}{origin} does not fit {name}: {len(missing)} missing keys "
+            f"{_preview(missing)}, {len(unexpected)} unexpected keys {_preview(unexpected)}; "
+            "is it a checkpoint for another architecture?"
+        )
+
+    heads = _head_keys(model)
+    mismatched = [k for k in own if state[k].shape != own[k].shape]
+    if mismatched and set(mismatched) <= heads:  # another number of classes: fine-tune
+        classes = state[mismatched[0]].shape[0]
+        log.warning(
+            "%s: classifier not loaded (%s): checkpoint has %d classes, model has %d; "
+            "every other tensor loaded (fine-tuning)",
+            name,
+            ", ".join(mismatched),
+            classes,
+            model.num_classes,
+        )
+        state.update({k: own[k] for k in mismatched})
+    elif mismatched:
+        detail = ", ".join(
+            f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+            for k in mismatched[:3]
+        )
+        raise CheckpointError(
+            f"{str(path)!r} does not fit {name}: {len(mismatched)} tensors differ in shape "
+            f"({detail}); was it saved with other options (in_chans, widths)?"
+        )
+    model.load_state_dict({k: state[k] for k in own})
+    return model
+
+
+def _preview(keys: list[str], n: int = 4) -> str:
+    return "[" + ", ".join(keys[:n]) + (", ..." if len(keys) > n else "") + "]"

@@ -1,0 +1,32 @@
+"""Errors raised for bad input. The CLI prints their message as one line and exits 2."""
+
+
+class ModernCNNError(ValueError):
+    """Base class: a user-facing problem with what was asked for (not a bug)."""
+
+
+class UnknownModelError(ModernCNNError, KeyError):
+    """A model name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class InputShapeError(ModernCNNError):
+    """An input tensor a network cannot take (channels, rank or spatial size)."""
+
+
+class CheckpointError(ModernCNNError):
+    """A weights file that is missing, unreadable or for another architecture."""
+
+
+class DataError(ModernCNNError):
+    """A data set that is missing, in an unknown layout, or has unreadable files (--strict)."""
+
+
+class ConfigError(ModernCNNError):
+    """A recipe or training option that is unknown or out of range."""
+
+
+class DivergedError(ModernCNNError):
+    """Training produced a NaN or infinite loss; the last good checkpoint is kept."""

@@ -1,0 +1,349 @@
+"""DenseNet: Huang, Liu, van der Maaten & Weinberger, "Densely Connected Convolutional
+Networks", CVPR 2017 (arXiv 2016).
+
+Each layer of a dense block sees the concatenation of all earlier feature maps in the block
+(Sec. 3, Eq. 2) and adds ``growth_rate`` (k) new ones. DenseNet-B puts a 1x1 "bottleneck"
+conv with 4k filters before each 3x3; DenseNet-C compresses channels by theta = 0.5 in each
+transition (BN -> 1x1 conv -> 2x2 average pool). The ImageNet networks are DenseNet-BC,
+torchvision's module for module (its checkpoints load, including the old key format).
+The CIFAR networks of Sec. 4 (three dense blocks on 32, 16 and 8 pixel maps) use the same
+classes. ``memory_efficient=True`` recomputes each layer's concatenation -> BN -> ReLU ->
+1x1 conv in the backward pass (Pleiss et al., "Memory-Efficient Implementation of
+DenseNets", 2017) instead of storing it: the same outputs and gradients in less memory.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from torch import nn
+
+from moderncnn.models.base import ConvNet
+from moderncnn.models.registry import register_model
+
+_PAPER = (
+    "Huang, Liu, van der Maaten & Weinberger, Densely Connected Convolutional Networks, CVPR 2017"
+)
+
+
+class DenseLayer(nn.Module):
+    """BN-ReLU-Conv(1x1, bn_size*k)-BN-ReLU-Conv(3x3, k) (DenseNet-B), or with
+    ``bn_size=None`` the basic BN-ReLU-Conv(3x3, k) layer. ``conv1`` is always the conv
+    applied to the concatenated input: the part ``memory_efficient`` recomputes."""
+
+    def __init__(
+        self,
+        num_input_features: int,
+        growth_rate: int,
+        bn_size: int | None = 4,
+        drop_rate: float = 0.0,
+        memory_efficient: bool = False,
+    ) -> None:
+        super().__init__()
+        first_out = growth_rate if bn_size is None else bn_size * growth_rate
+        kernel = 3 if bn_size is None else 1
+        self.norm1 = nn.BatchNorm2d(num_input_features)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(
+            num_input_features, first_out, kernel, padding=kernel // 2, bias=False
+        )
+        if bn_size is not None:
+            self.norm2 = nn.BatchNorm2d(first_out)
+            self.relu2 = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(first_out, growth_rate, 3, padding=1, bias=False)
+        self.bottleneck = bn_size is not None
+        self.drop_rate = float(drop_rate)
+        self.memory_efficient = memory_efficient
+
+    def _dropout(self, x: torch.Tensor) -> torch.Tensor:
+        # Dropout after each conv, as the paper's code does; torchvision drops after conv2 only.
+        return F.dropout(x, p=self.drop_rate, training=self.training) if self.drop_rate else x
+
+    def bn_function(self, inputs: list[torch.Tensor], update_stats: bool = True) -> torch.Tensor:
+        """concat -> BN -> ReLU -> conv1. ``update_stats=False`` (the backward recomputation)
+        normalises with the same batch statistics but leaves the running averages alone, so
+        they are updated once per step, exactly as without recomputation."""
+        x = torch.cat(inputs, 1)
+        n = self.norm1
+        if update_stats or not self.training:
+            x = n(x)
+        else:
+            # Throw-away copies of the running statistics: the op (and what autograd saves)
+            # is the same as in the first pass, the module's statistics stay untouched.
+            stats = (n.running_mean.clone(), n.running_var.clone())
+            x = F.batch_norm(x, *stats, n.weight, n.bias, True, 0.0, n.eps)
+        return self.conv1(self.relu1(x))
+
+    def _checkpointed(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        calls = []
+
+        def closure(*xs: torch.Tensor) -> torch.Tensor:
+            calls.append(None)  # the first call is the forward, later ones recompute
+            return self.bn_function(list(xs), update_stats=len(calls) == 1)
+
+        return cp.checkpoint(closure, *inputs, use_reentrant=False)
+
+    def forward(self, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        inputs = [x] if isinstance(x, torch.Tensor) else x
+        needs_grad = any(t.requires_grad for t in inputs) and torch.is_grad_enabled()
+        if self.memory_efficient and needs_grad and not torch.jit.is_scripting():
+            out = self._checkpointed(inputs)
+        else:
+            out = self.bn_function(inputs)
+        if self.bottleneck:
+            out = self.conv2(self.relu2(self.norm2(self._dropout(out))))
+        return self._dropout(out)
+
+
+class DenseBlock(nn.ModuleDict):
+    """``num_layers`` dense layers (``denselayer1``...); returns all maps concatenated."""
+
+    def __init__(
+        self,
+        num_layers: int,
+        num_input_features: int,
+        growth_rate: int,
+        bn_size: int | None = 4,
+        drop_rate: float = 0.0,
+        memory_efficient: bool = False,
+    ) -> None:
+        super().__init__()
+        for i in range(num_layers):
+            layer = DenseLayer(
+                num_input_features + i * growth_rate,
+                growth_rate,
+                bn_size,
+                drop_rate,
+                memory_efficient,
+            )
+            self.add_module(f"denselayer{i + 1}", layer)
+        self.out_channels = num_input_features + num_layers * growth_rate
+
+    def forward(self, init_features: torch.Tensor) -> torch.Tensor:
+        features = [init_features]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class Transition(nn.Sequential):
+    """BN -> ReLU -> 1x1 conv (to ``num_output_features``) -> 2x2 average pool (Sec. 3)."""
+
+    def __init__(
+        self, num_input_features: int, num_output_features: int, drop_rate: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(num_input_features)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(num_input_features, num_output_features, 1, bias=False)
+        if drop_rate:
+            self.drop = nn.Dropout(drop_rate)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
+
+
+class DenseNet(ConvNet):
+    """Stem, dense blocks joined by transitions, BN, ReLU, global average pool, linear.
+
+    Args:
+        growth_rate: k, channels each layer adds.
+        block_config: layers per dense block.
+        num_init_features: channels of the stem conv (2k for DenseNet-BC, 16 otherwise).
+        bn_size: bottleneck width factor (4 in the paper), or None for no bottleneck.
+        compression: theta, the fraction of channels a transition keeps.
+        drop_rate: dropout after each conv (the paper uses 0.2 on CIFAR without augmentation).
+        stem: "imagenet" (7x7/2 conv, BN, ReLU, 3x3/2 max pool) or "cifar" (one 3x3 conv).
+        memory_efficient: recompute concatenation-BN-ReLU-conv in backward.
+    """
+
+    def __init__(
+        self,
+        growth_rate: int = 32,
+        block_config: Sequence[int] = (6, 12, 24, 16),
+        num_init_features: int = 64,
+        bn_size: int | None = 4,
+        compression: float = 0.5,
+        drop_rate: float = 0.0,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        stem: str = "imagenet",
+        memory_efficient: bool = False,
+    ) -> None:
+        super().__init__(num_classes, in_chans)
+        if stem == "imagenet":
+            self.features = nn.Sequential(
+                OrderedDict(
+                    conv0=nn.Conv2d(
+                        in_chans, num_init_features, 7, stride=2, padding=3, bias=False
+                    ),
+                    norm0=nn.BatchNorm2d(num_init_features),
+                    relu0=nn.ReLU(inplace=True),
+                    pool0=nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+                )
+            )
+        else:
+            self.features = nn.Sequential(
+                OrderedDict(
+                    conv0=nn.Conv2d(in_chans, num_init_features, 3, padding=1, bias=False),
+                )
+            )
+        channels = num_init_features
+        for i, num_layers in enumerate(block_config):
+            block = DenseBlock(
+                num_layers, channels, growth_rate, bn_size, drop_rate, memory_efficient
+            )
+            self.features.add_module(f"denseblock{i + 1}", block)
+            channels = block.out_channels
+            if i != len(block_config) - 1:
+                out = int(channels * compression)
+                self.features.add_module(f"transition{i + 1}", Transition(channels, out, drop_rate))
+                channels = out
+        self.features.add_module(f"norm{len(block_config) + 1}", nn.BatchNorm2d(channels))
+        self.classifier = nn.Linear(channels, num_classes)
+        for m in self.modules():  # torchvision's initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.constant_(m.bias, 0)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.features(x), inplace=True)
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1))
+
+
+# ----------------------------------------------------------------------------- ImageNet
+def _imagenet(depth: int, error: tuple[float, float] | None, tv: str | None):
+    reported = (
+        None
+        if error is None
+        else {
+            "top1": error[0],
+            "top5": error[1],
+            "protocol": "ILSVRC-2012 val, single crop (Table 3)",
+        }
+    )
+    return register_model(
+        family="densenet",
+        paper=_PAPER,
+        year=2016,
+        depth=depth,
+        input_size=(3, 224, 224),
+        dataset="imagenet",
+        num_classes=1000,
+        reported_error=reported,
+        torchvision=tv,
+        notes="DenseNet-BC (4k bottleneck, compression 0.5)"
+        + ("" if error else "; k=48, from the authors' code, not in the paper's Table 3"),
+        options={"memory_efficient": False, "drop_rate": 0.0},
+    )
+
+
+@_imagenet(121, (25.02, 7.71), "densenet121")
+def densenet121(num_classes: int, in_chans: int, **options) -> DenseNet:
+    return DenseNet(32, (6, 12, 24, 16), 64, num_classes=num_classes, in_chans=in_chans, **options)
+
+
+@_imagenet(161, None, "densenet161")
+def densenet161(num_classes: int, in_chans: int, **options) -> DenseNet:
+    return DenseNet(48, (6, 12, 36, 24), 96, num_classes=num_classes, in_chans=in_chans, **options)
+
+
+@_imagenet(169, (23.80, 6.85), "densenet169")
+def densenet169(num_classes: int, in_chans: int, **options) -> DenseNet:
+    return DenseNet(32, (6, 12, 32, 32), 64, num_classes=num_classes, in_chans=in_chans, **options)
+
+
+@_imagenet(201, (22.58, 6.34), "densenet201")
+def densenet201(num_classes: int, in_chans: int, **options) -> DenseNet:
+    return DenseNet(32, (6, 12, 48, 32), 64, num_classes=num_classes, in_chans=in_chans, **options)
+
+
+@_imagenet(264, (22.15, 6.12), None)
+def densenet264(num_classes: int, in_chans: int, **options) -> DenseNet:
+    """Table 1's DenseNet-264: blocks of 6, 12, 64, 48 layers. Counted, that is 265 weight
+    layers (2 x 130 + stem + 3 transitions + classifier); the paper's name is kept."""
+    return DenseNet(32, (6, 12, 64, 48), 64, num_classes=num_classes, in_chans=in_chans, **options)
+
+
+# ----------------------------------------------------------------------------- CIFAR
+def cifar_densenet(
+    depth: int,
+    growth_rate: int,
+    bc: bool,
+    num_classes: int = 10,
+    in_chans: int = 3,
+    **options: object,
+) -> DenseNet:
+    """Sec. 4.2: three dense blocks of equal size on 32, 16, 8 pixel maps. A basic DenseNet
+    of depth L has (L-4)/3 layers per block and a 16-channel stem; DenseNet-BC has (L-4)/6
+    bottleneck layers per block, a 2k-channel stem and theta = 0.5."""
+    per_layer = 6 if bc else 3
+    if (depth - 4) % per_layer:
+        raise ValueError(
+            f"CIFAR DenseNet{'-BC' if bc else ''} depth must be {per_layer}n+4, got {depth}"
+        )
+    n = (depth - 4) // per_layer
+    return DenseNet(
+        growth_rate,
+        (n, n, n),
+        2 * growth_rate if bc else 16,
+        bn_size=4 if bc else None,
+        compression=0.5 if bc else 1.0,
+        num_classes=num_classes,
+        in_chans=in_chans,
+        stem="cifar",
+        **options,
+    )  # type: ignore[arg-type]
+
+
+def _cifar(depth: int, k: int, bc: bool, error: float):
+    return register_model(
+        family="densenet",
+        paper=_PAPER,
+        year=2016,
+        depth=depth,
+        input_size=(3, 32, 32),
+        dataset="cifar10",
+        num_classes=10,
+        reported_error={"top1": error, "protocol": "CIFAR-10 test, with augmentation (Table 2)"},
+        notes=f"DenseNet{'-BC' if bc else ''} (L={depth}, k={k}) of Sec. 4.",
+        options={"memory_efficient": False, "drop_rate": 0.0},
+    )
+
+
+@_cifar(40, 12, False, 5.24)
+def densenet40_k12(num_classes: int, in_chans: int, **options) -> DenseNet:
+    return cifar_densenet(40, 12, False, num_classes, in_chans, **options)
+
+
+@_cifar(100, 12, False, 4.10)
+def densenet100_k12(num_classes: int, in_chans: int, **options) -> DenseNet:
+    return cifar_densenet(100, 12, False, num_classes, in_chans, **options)
+
+
+@_cifar(100, 24, False, 3.74)
+def densenet100_k24(num_classes: int, in_chans: int, **options) -> DenseNet:
+    return cifar_densenet(100, 24, False, num_classes, in_chans, **options)
+
+
+@_cifar(100, 12, True, 4.51)
+def densenet_bc100_k12(num_classes: int, in_chans: int, **options) -> DenseNet:
+    return cifar_densenet(100, 12, True, num_classes, in_chans, **options)
+
+
+@_cifar(250, 24, True, 3.62)
+def densenet_bc250_k24(num_classes: int, in_chans: int, **options) -> DenseNet:
+    return cifar_densenet(250, 24, True, num_classes, in_chans, **options)
+
+
+@_cifar(190, 40, True, 3.46)
+def densenet_bc190_k40(num_classes: int, in_chans: int, **options) -> DenseNet:
+    return cifar_densenet(190, 40, True, num_classes, in_chans, **options)
