@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/moderncnn models
+	$(BIN)/moderncnn compare
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -18,3 +18,60 @@ def _seed() -> None:
 
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+# -- data for the training tests (tests/test_data*.py, test_train*.py, test_ddp*.py) ---------
+
+
+def write_fake_cifar(root: Path, n_train: int = 400, n_test: int = 100, kind: str = "cifar10"):
+    """A CIFAR python-format folder of random images whose class is visible in the colour
+    (so a few steps learn something); ``kind`` 'cifar10' or 'cifar100'."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    classes = 10 if kind == "cifar10" else 100
+    key = b"labels" if kind == "cifar10" else b"fine_labels"
+
+    def batch(n: int) -> dict:
+        y = rng.integers(0, classes, n)
+        x = rng.integers(0, 60, (n, 3, 32, 32)).astype(np.uint8)
+        x[np.arange(n), y % 3] += (120 + 10 * (y // 3) % 130).astype(np.uint8)[:, None, None]
+        return {b"data": x.reshape(n, -1), key: y.tolist()}
+
+    folder = root / ("cifar-10-batches-py" if kind == "cifar10" else "cifar-100-python")
+    folder.mkdir(parents=True)
+    names = [f"c{i}".encode() for i in range(classes)]
+    if kind == "cifar10":
+        files = {f"data_batch_{i}": batch(n_train // 5) for i in range(1, 6)}
+        files |= {"test_batch": batch(n_test), "batches.meta": {b"label_names": names}}
+    else:
+        files = {
+            "train": batch(n_train),
+            "test": batch(n_test),
+            "meta": {b"fine_label_names": names},
+        }
+    for name, obj in files.items():
+        with open(folder / name, "wb") as f:
+            pickle.dump(obj, f)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fake_cifar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_fake_cifar(tmp_path_factory.mktemp("fake_cifar"))
+
+
+@pytest.fixture(scope="session")
+def cifar10_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared CIFAR-10 JPEG folder, unpacked once per session."""
+    import tarfile
+
+    archive = SHARED_DATA / "cifar10-jpeg.tar.gz"
+    if not archive.is_file():
+        pytest.skip(f"real CIFAR-10 not available: {archive} is absent (../shared beside the repo)")
+    dest = tmp_path_factory.mktemp("cifar10_jpeg")
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "cifar10"

@@ -177,3 +177,26 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
 
 def _preview(keys: list[str], n: int = 4) -> str:
     return "[" + ", ".join(keys[:n]) + (", ..." if len(keys) > n else "") + "]"
+
+
+def read_metadata(path: str | Path) -> dict[str, object]:
+    """The metadata :func:`save_weights` stored, JSON values decoded; {} for ``.pth`` files.
+
+    Reads the header only, not the tensors."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return {}
+    if not path.is_file():
+        raise CheckpointError(f"weights file {str(path)!r} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+    except Exception as e:
+        raise CheckpointError(f"cannot read weights from {str(path)!r}: {e}") from None
+    out: dict[str, object] = {}
+    for k, v in meta.items():
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out

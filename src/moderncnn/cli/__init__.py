@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from moderncnn import __version__
-from moderncnn.cli import zoo
+from moderncnn.cli import bench, evaluate, inspect, plot, train, zoo
 from moderncnn.errors import ModernCNNError
 
-COMMANDS = [zoo]
+COMMANDS = [zoo, inspect, train, evaluate, plot, bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -288,9 +288,7 @@ class GoogLeNet(ConvNet):
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
-        if not torch.compiler.is_compiling():
-            self.check_input(x)
-        x, aux2, aux1 = self._forward(x)
+        x, aux2, aux1 = self.guarded(lambda: self._forward(x), x)
         logits = self.forward_head(x)
         if aux1 is not None:
             return GoogLeNetOutputs(logits, aux2, aux1)

@@ -166,7 +166,7 @@ def create_model(
     except (TypeError, ValueError) as e:  # a bad option value: say which model and why
         raise ModernCNNError(f"{name}: {e}") from None
     model.model_name = name
-    model.min_input_size = min_input_size(name, in_chans, **options)
+    model.model_options = dict(options)
     if weights is not None:
         from moderncnn.checkpoint import load_weights
 

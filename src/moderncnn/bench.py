@@ -1,0 +1,267 @@
+"""``moderncnn bench``: moderncnn's fast path against a reference, on one machine, in one run.
+
+The reference is what a typical user runs: torchvision's implementation of the same network
+(fp32, contiguous NCHW, eager) where torchvision has one, else the same moderncnn network in
+fp32, contiguous and eager. Runs alternate (A B A B ...) after warm-up so that drift in the
+machine's speed (turbo, other processes) hits both sides alike; the figures are medians.
+Achieved FLOP/s come from :class:`torch.utils.flop_counter.FlopCounterMode` and are set
+against the fp32 matrix-multiply rate measured in the same run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torchvision
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from moderncnn.errors import ModernCNNError
+from moderncnn.fast import bf16_supported, prepare_for_inference
+from moderncnn.models import create_model, model_info
+from moderncnn.train.engine import compute_loss
+
+MODES = ("train", "infer")
+REFERENCES = ("torchvision", "eager")
+
+
+@dataclass
+class BenchResult:
+    """One benchmark: images/s of ours and the reference (medians), their ratio, FLOP/s."""
+
+    model: str
+    mode: str
+    batch: int
+    input: list[int]
+    ours: str  #: what the fast path did
+    ref: str  #: what the reference was
+    ours_img_s: float
+    ref_img_s: float
+    ratio: float
+    flops_per_img: float
+    achieved_gflops: float
+    peak_gflops: float
+    device: str
+    threads: int
+    torch: str
+    runs: int
+    ours_run_s: list[float] = field(default_factory=list)
+    ref_run_s: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_gflops(device: torch.device | str = "cpu", n: int = 2048, runs: int = 5) -> float:
+    """The fp32 matrix-multiply rate of ``device`` (GFLOP/s, median of ``runs``): the ceiling
+    that achieved FLOP/s of a network are compared to."""
+    device = torch.device(device)
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    torch.mm(a, b)
+    rates = []
+    for _ in range(runs):
+        _sync(device)
+        t = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        rates.append(2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return statistics.median(rates)
+
+
+def time_alternating(
+    fns: list[Callable[[], object]], runs: int, device: torch.device, min_run_s: float = 0.5
+) -> list[list[float]]:
+    """Seconds per call of each of ``fns``: warm-up, then ``runs`` rounds of A B A B ...,
+    each run long enough (``min_run_s``) to average out timer noise."""
+    for fn in fns:  # warm-up: allocator, oneDNN primitive caches, compilation
+        for _ in range(2):
+            fn()
+    _sync(device)
+    t = time.perf_counter()
+    fns[0]()
+    _sync(device)
+    iters = max(1, round(min_run_s / max(time.perf_counter() - t, 1e-6)))
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, out in zip(fns, times, strict=True):
+            _sync(device)
+            t = time.perf_counter()
+            for _ in range(iters):
+                fn()
+            _sync(device)
+            out.append((time.perf_counter() - t) / iters)
+    return times
+
+
+def _train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    dtype: torch.dtype,
+) -> Callable[[], None]:
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
+            loss, _ = compute_loss(model(x), y, aux_weight=0.3)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _reference(
+    name: str, against: str, num_classes: int, device: torch.device
+) -> tuple[nn.Module, str]:
+    tv = model_info(name).torchvision
+    if against == "torchvision" and tv is not None:
+        kwargs = {"aux_logits": False, "init_weights": True} if tv == "googlenet" else {}
+        model = torchvision.models.get_model(tv, weights=None, num_classes=num_classes, **kwargs)
+        return model.to(device), f"torchvision.models.{tv} fp32 contiguous eager"
+    model = create_model(name, num_classes=num_classes).to(device)
+    return model, f"moderncnn {name} fp32 contiguous eager"
+
+
+def _flops(fn: Callable[[], object]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def bench(
+    name: str,
+    mode: str = "infer",
+    batch: int = 32,
+    input_size: tuple[int, int, int] | None = None,
+    against: str = "torchvision",
+    runs: int = 5,
+    dtype: str = "auto",
+    compile: bool = False,
+    device: str = "cpu",
+    min_run_s: float = 0.5,
+) -> BenchResult:
+    """Time moderncnn's fast path for ``name`` against the reference (see module docstring).
+
+    Inference fast path: :func:`moderncnn.fast.prepare_for_inference` (conv-BN folding,
+    channels_last, bf16 autocast where native, optional compile). Training fast path:
+    channels_last, fused SGD, optional bf16 autocast (``dtype``) and compile.
+    """
+    if mode not in MODES:
+        raise ModernCNNError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if against not in REFERENCES:
+        raise ModernCNNError(f"--against must be one of {', '.join(REFERENCES)}, got {against!r}")
+    if batch < 1 or runs < 1:
+        raise ModernCNNError(f"--batch and --runs must be positive, got {batch} and {runs}")
+    info = model_info(name)
+    size = input_size or info.input_size
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ModernCNNError("--device cuda asked for, but torch sees no CUDA GPU")
+    ours_model = create_model(name, in_chans=size[0]).to(dev)
+    ref_model, ref_desc = _reference(name, against, ours_model.num_classes, dev)
+    x = torch.randn(batch, *size, device=dev)
+    ours_model.check_input(x)  # a clear error before any timing
+    if mode == "train":
+        chosen = _train_dtype(dtype, dev)
+        ours_model = ours_model.train().to(memory_format=torch.channels_last)
+        ref_model.train()
+        y = torch.randint(0, ours_model.num_classes, (batch,), device=dev)
+        fused = dev.type in ("cpu", "cuda")
+        opt_ours = torch.optim.SGD(
+            ours_model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4, fused=fused
+        )
+        opt_ref = torch.optim.SGD(ref_model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+        step_model = torch.compile(ours_model) if compile else ours_model
+        x_cl = x.contiguous(memory_format=torch.channels_last)
+        ours_fn = _train_step(step_model, opt_ours, x_cl, y, chosen)
+        ref_fn = _train_step(ref_model, opt_ref, x, y, torch.float32)
+        flops = _flops(_train_step(ref_model, opt_ref, x, y, torch.float32))
+        desc = f"channels_last, fused SGD, {_dtype_name(chosen)}" + (
+            ", compiled" if compile else ""
+        )
+    else:
+        fast = prepare_for_inference(ours_model, dtype=dtype, compile=compile, example=x[:1])
+        ref_model.eval()
+        ours_fn, ref_fn = (lambda: fast(x)), (lambda: ref_model(x))
+        with torch.inference_mode():
+            flops = _flops(ref_fn)
+        desc = f"{_describe(fast)}" + (", compiled" if compile else "")
+    mode_ctx = torch.inference_mode if mode == "infer" else torch.enable_grad
+    with mode_ctx():
+        ours_t, ref_t = time_alternating([ours_fn, ref_fn], runs, dev, min_run_s)
+    ours_s, ref_s = statistics.median(ours_t), statistics.median(ref_t)
+    return BenchResult(
+        model=name,
+        mode=mode,
+        batch=batch,
+        input=list(size),
+        ours=desc,
+        ref=ref_desc,
+        ours_img_s=batch / ours_s,
+        ref_img_s=batch / ref_s,
+        ratio=ref_s / ours_s,
+        flops_per_img=flops / batch,
+        achieved_gflops=flops / ours_s / 1e9,
+        peak_gflops=matmul_peak_gflops(dev),
+        device=_device_name(dev),
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        runs=runs,
+        ours_run_s=ours_t,
+        ref_run_s=ref_t,
+    )
+
+
+def _train_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """Training stays fp32 unless asked: bf16 autocast changes the optimisation itself."""
+    if dtype in ("auto", "float32", "fp32"):
+        return torch.float32
+    if dtype in ("bfloat16", "bf16"):
+        if not bf16_supported(device):
+            raise ModernCNNError(f"--dtype bf16: {device} has no native bfloat16 support")
+        return torch.bfloat16
+    if dtype in ("float16", "fp16") and device.type == "cuda":
+        return torch.float16
+    raise ModernCNNError(f"--dtype must be auto, fp32, bf16 (or fp16 on CUDA), got {dtype!r}")
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return {torch.float32: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[
+        dtype
+    ]
+
+
+def _describe(fast: nn.Module) -> str:
+    inner = getattr(fast, "_orig_mod", fast)
+    folded = not any(isinstance(m, nn.BatchNorm2d) for m in inner.modules())
+    parts = ["conv-BN folded" if folded else "conv-BN folded where BN follows a conv"]
+    if inner.channels_last:
+        parts.append("channels_last")
+    parts.append(_dtype_name(inner.dtype))
+    return ", ".join(parts)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"cpu ({cpu}, {torch.backends.cpu.get_cpu_capability()})"
+
+
+__all__ = ["BenchResult", "bench", "matmul_peak_gflops", "time_alternating"]

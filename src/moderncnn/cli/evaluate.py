@@ -1,0 +1,81 @@
+"""``moderncnn eval``: top-1 / top-5 error of a weights file, centre crop or ten crops, with
+per-class accuracy and a confusion-matrix PNG."""
+
+from __future__ import annotations
+
+import argparse
+
+from moderncnn.cli.output import print_json, print_table
+from moderncnn.train.evaluate import evaluate_weights
+from moderncnn.train.plots import plot_confusion
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate weights on a data set (centre crop or 10-crop)",
+        description="Evaluate MODEL with --weights on the test split of --data-dir (or the "
+        "held-out validation split): top-1 / top-5 error, per-class accuracy, confusion matrix.",
+    )
+    p.add_argument("model", help="registered model name")
+    p.add_argument("--weights", required=True, help=".safetensors (moderncnn) or .pth file")
+    p.add_argument("--data-dir", "--data", dest="data_dir", required=True, help="data set folder")
+    p.add_argument("--split", choices=("test", "val", "train"), default="test")
+    p.add_argument(
+        "--ten-crop", action="store_true", help="AlexNet's 10 crops: corners, centre, flips"
+    )
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--limit", type=int, default=0, help="a fixed random subset of N images")
+    p.add_argument(
+        "--amp", nargs="?", const="bf16", default="none", choices=("none", "bf16", "fp16")
+    )
+    p.add_argument("--device", default="", help="default: cuda if available, else cpu")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--confusion", metavar="PNG", help="write the confusion matrix here")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result, classes = evaluate_weights(
+        args.model,
+        args.weights,
+        args.data_dir,
+        split=args.split,
+        ten_crop=args.ten_crop,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        device=args.device,
+        amp=args.amp,
+        cache_dir=args.cache_dir,
+        workers=args.workers,
+    )
+    if args.confusion:
+        plot_confusion(result.confusion, classes, args.confusion)
+    per_class = result.per_class_accuracy()
+    counts = result.confusion.sum(1).tolist()
+    crops = "10 crops" if args.ten_crop else "centre crop"
+    if args.json:
+        print_json(
+            result.to_dict()
+            | {
+                "split": args.split,
+                "crops": crops,
+                "per_class_accuracy": dict(zip(classes, per_class, strict=True)),
+            }
+        )
+        return 0
+    print(f"{args.model} on {args.split} ({result.n} images, {crops}):")
+    print(
+        f"  top-1 error {result.top1_err:.2f}%   top-5 error {result.top5_err:.2f}%"
+        f"   loss {result.loss:.4f}\n"
+    )
+    print_table(
+        ["class", "images", "accuracy %"],
+        list(zip(classes, counts, per_class, strict=True)),
+        [0, 1, 1],
+    )
+    if args.confusion:
+        print(f"\nconfusion matrix: {args.confusion}")
+    return 0

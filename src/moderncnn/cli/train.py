@@ -1,0 +1,83 @@
+"""``moderncnn train``: train a zoo model with its paper's recipe; every value can be overridden.
+
+Flags are generated from :class:`moderncnn.train.TrainConfig`, so each recipe key has one
+(``weight_decay`` is ``--weight-decay``). Under ``torchrun`` the run is distributed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+
+from moderncnn.cli.output import print_table
+from moderncnn.errors import ConfigError
+from moderncnn.train import TrainConfig, load_run_config, resolve_config, train
+from moderncnn.train.config import config_from, list_recipes
+
+_ALIASES = {"output": ["--run-dir"], "data_dir": ["--data"], "accum_steps": ["--accum"]}
+_TYPES = {"int": int, "float": float, "str": str}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model with its paper's recipe",
+        description="Train MODEL on CIFAR-10/100 (python format) or an ImageFolder tree with the "
+        "recipe of its paper (or --recipe NAME|FILE.toml; 'fast' for a run of minutes). Flags "
+        "override recipe values. The run directory gets config.toml, metrics.csv, tb/, "
+        f"checkpoints/ and best.safetensors. Recipes: {', '.join(list_recipes())}.",
+    )
+    p.add_argument("model", nargs="?", help="registered model name (see `moderncnn models`)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    add_config_flags(p.add_argument_group("training options (override the recipe)"))
+    p.set_defaults(func=run)
+
+
+def add_config_flags(group: argparse._ArgumentGroup) -> None:
+    """One flag per :class:`TrainConfig` field except ``model``; unset flags stay unset."""
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "model":
+            continue
+        kw: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": f.metadata["help"]}
+        if f.type == "bool":
+            kw["action"] = argparse.BooleanOptionalAction
+        elif f.type == "list[float]":
+            kw.update(nargs="*", type=float, metavar="X")
+        else:
+            kw["type"] = _TYPES[f.type]
+        if f.metadata["choices"]:
+            kw["choices"] = f.metadata["choices"]
+        if f.name == "amp":  # `--amp` alone is bf16, as the reference scripts' boolean --amp
+            kw.update(nargs="?", const="bf16")
+        group.add_argument("--" + f.name.replace("_", "-"), *_ALIASES.get(f.name, []), **kw)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
+    overrides = {k: v for k, v in vars(args).items() if k in names}
+    if args.resume:
+        saved = dataclasses.asdict(load_run_config(args.resume))
+        if args.model and args.model != saved["model"]:
+            raise ConfigError(f"{args.resume!r} is a run of {saved['model']}, not {args.model}")
+        cfg = config_from({**saved, **overrides, "output": args.resume}, source="--resume")
+    elif not args.model:
+        raise ConfigError("name a model to train, or --resume RUN_DIR")
+    else:
+        cfg = resolve_config(args.model, overrides.pop("recipe", ""), **overrides)
+    result = train(cfg, resume=bool(args.resume))
+    if int(os.environ.get("RANK", "0")):
+        return 0
+    rows = [
+        [split, r["n"], r["loss"], r["top1_err"], r["top5_err"]]
+        for split, r in (("validation", result.val), ("test (once)", result.test))
+        if r
+    ]
+    print(
+        f"\n{cfg.model}: {result.epochs} epochs in {result.wall_time_s:.0f} s, "
+        f"{result.images_per_s:.0f} images/s; weights of epoch {result.best_epoch} "
+        f"(chosen by {'validation' if result.val else 'last epoch'}):"
+    )
+    print_table(["split", "images", "loss", "top-1 err %", "top-5 err %"], rows, [0, 1, 1, 1, 1])
+    print(f"\nrun directory: {result.run_dir}  (weights: {result.run_dir / 'best.safetensors'})")
+    return 0

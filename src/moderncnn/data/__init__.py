@@ -1,0 +1,15 @@
+"""Data sets, caching, per-paper augmentation and loaders for training and evaluation."""
+
+from moderncnn.data.loaders import FolderLoader, Splits, TensorLoader, load_splits, make_loader
+from moderncnn.data.sources import DataSource, ImageSet, find_dataset
+
+__all__ = [
+    "DataSource",
+    "FolderLoader",
+    "ImageSet",
+    "Splits",
+    "TensorLoader",
+    "find_dataset",
+    "load_splits",
+    "make_loader",
+]

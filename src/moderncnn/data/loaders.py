@@ -1,0 +1,372 @@
+"""Splits and batches: the honest protocol (train / held-out validation / test) and loaders.
+
+:func:`load_splits` reads a data set once; :func:`make_loader` returns a
+:class:`TensorLoader` (small images: uint8 tensors on the device, batched augmentation there,
+no workers) or a :class:`FolderLoader` (large images: DataLoader workers with
+``transforms.v2``). Both yield ``(images, labels)`` on the device and shard for DDP.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
+
+from moderncnn.data.augment import (
+    FOLDER_AUGMENTS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    TENSOR_AUGMENTS,
+    crop_flip,
+    eval_transform,
+    random_crop_flip_params,
+    ten_crop_params,
+    train_transform,
+)
+from moderncnn.data.cache import cached_decode, default_cache_dir, report_bad, try_decode
+from moderncnn.data.sources import (
+    SMALL_IMAGE,
+    DataSource,
+    ImageSet,
+    download_cifar,
+    find_dataset,
+    holdout,
+    limit,
+    list_folder,
+    read_cifar,
+    split_folder,
+)
+from moderncnn.errors import ConfigError, DataError
+
+log = logging.getLogger("moderncnn")
+
+
+@dataclass
+class Splits:
+    """A data set read for training: train, held-out validation and test splits."""
+
+    source: DataSource
+    classes: list[str]
+    train: ImageSet
+    val: ImageSet | None
+    test: ImageSet | None
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @property
+    def small(self) -> bool:
+        """Small images, held as uint8 tensors and augmented on the device."""
+        return self.train.images is not None
+
+
+def _is_small(files: list[str]) -> bool:
+    for path in files[:16]:
+        img = try_decode(path)
+        if not isinstance(img, str):
+            return max(img.shape[-2:]) <= SMALL_IMAGE
+    raise DataError(f"none of the first {min(16, len(files))} files is a readable image")
+
+
+def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 (N, C, H, W) images, scaled to [0, 1]."""
+    s = torch.zeros(images.shape[1], dtype=torch.float64)
+    s2 = torch.zeros_like(s)
+    for chunk in images.split(4096):
+        x = chunk.to(torch.float64).transpose(0, 1).flatten(1)
+        s += x.sum(1)
+        s2 += (x * x).sum(1)
+    n = images.numel() / images.shape[1]
+    mean = s / n
+    std = (s2 / n - mean**2).clamp_min(0).sqrt()
+    return tuple((mean / 255).tolist()), tuple((std / 255).tolist())
+
+
+def _read(
+    source: DataSource, split: str, n: int, cache_dir: Path, strict: bool, workers: int
+) -> ImageSet:
+    if source.kind != "folder":
+        return limit(read_cifar(source, split), n)
+    images = limit(list_folder(split_folder(source, split)), n)
+    if not _is_small(images.files or []):
+        return images
+    return cached_decode(
+        images, f"{source.name}-{split}", cache_dir, strict=strict, workers=workers
+    )
+
+
+def load_splits(
+    data_dir: str | Path,
+    *,
+    val_size: int = 5000,
+    limit: int = 0,
+    test: bool = True,
+    cache_dir: str | Path | None = None,
+    strict: bool = False,
+    workers: int = 2,
+    download: str = "",
+) -> Splits:
+    """Read ``data_dir`` (CIFAR python format or ImageFolder) into train / val / test.
+
+    ``val_size`` training images are held out for validation (fixed, see
+    :func:`~moderncnn.data.sources.holdout`); ``limit`` caps every split (a fixed random subset,
+    for quick runs); ``download`` ('cifar10' or 'cifar100') fetches CIFAR when it is missing.
+    """
+    try:
+        source = find_dataset(data_dir)
+    except DataError:
+        if not download:
+            raise
+        source = download_cifar(download, data_dir)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    full = _read(source, "train", limit, cache, strict, workers)
+    train, val = full, None
+    if val_size:
+        train_idx, val_idx = holdout(len(full), val_size)
+        train, val = full.subset(train_idx), full.subset(val_idx)
+    test_set = _read(source, "test", limit, cache, strict, workers) if test else None
+    if test_set is not None and test_set.classes != full.classes:
+        raise DataError(
+            f"{str(source.root)!r}: the test classes differ from the training classes "
+            f"({len(test_set.classes)} vs {len(full.classes)})"
+        )
+    mean, std = (
+        channel_stats(train.images) if train.images is not None else (IMAGENET_MEAN, IMAGENET_STD)
+    )
+    log.info(
+        "%s (%s): %d train, %d validation, %d test images, %d classes",
+        source.root,
+        source.kind,
+        len(train),
+        len(val) if val is not None else 0,
+        len(test_set) if test_set is not None else 0,
+        len(full.classes),
+    )
+    return Splits(source, full.classes, train, val, test_set, mean, std)
+
+
+class TensorLoader:
+    """Batches of uint8 images held on ``device``, augmented and normalised there in one go.
+
+    In training, every epoch is a fixed permutation of (``seed``, epoch); each global batch of
+    ``batch_size`` images (one optimizer step) is cut into ``accum`` micro-batches, each cut into
+    ``world`` equal parts, one per rank, and its augmentation is drawn for the whole global
+    batch: N processes, or M accumulated micro-batches, see exactly what one batch sees.
+    Evaluation batches are ``batch_size`` images per rank of a strided shard.
+    """
+
+    def __init__(
+        self,
+        images: ImageSet,
+        batch_size: int,
+        device: torch.device,
+        *,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        train: bool = False,
+        augment: str = "none",
+        ten_crop: bool = False,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+        accum: int = 1,
+        channels_last: bool = True,
+    ) -> None:
+        if augment not in TENSOR_AUGMENTS:
+            raise ConfigError(
+                f"augment {augment!r} is for large images; these are "
+                f"{images.images.shape[-1]}x{images.images.shape[-2]}: use one of "
+                f"{', '.join(TENSOR_AUGMENTS)}"
+            )
+        _check_split(batch_size, world, accum, train)
+        self.images = images.images.to(device)
+        self.labels = images.labels.to(device)
+        self.batch_size, self.device, self.train, self.augment = batch_size, device, train, augment
+        self.ten_crop, self.seed, self.rank, self.world = ten_crop, seed, rank, world
+        self.accum = accum
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        scale = torch.tensor([255.0], device=device)
+        self.mean = (torch.tensor(mean, device=device) * scale)[:, None, None]
+        self.std = (torch.tensor(std, device=device) * scale)[:, None, None]
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        if self.train:
+            return n // self.batch_size * self.accum
+        return -(-len(range(self.rank, n, self.world)) // self.batch_size)
+
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x.float() - self.mean) / self.std).contiguous(memory_format=self.memory_format)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if not self.train:
+            yield from self._eval_batches()
+            return
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        perm = torch.randperm(len(self.labels), generator=g)
+        # positions in the global batch of this rank's part of each micro-batch
+        parts = torch.arange(self.batch_size).view(self.accum, self.world, -1)[:, self.rank]
+        for step in range(len(self) // self.accum):
+            batch = perm[step * self.batch_size : (step + 1) * self.batch_size]
+            params = random_crop_flip_params(self.batch_size, self.augment, g)
+            for mine in parts:
+                idx = batch[mine].to(self.device, non_blocking=True)
+                dx, dy, flip = (p[mine].to(self.device, non_blocking=True) for p in params[:3])
+                x = crop_flip(self.images[idx], dx, dy, flip, params[3])
+                yield self._normalise(x), self.labels[idx]
+
+    def _eval_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        shard = torch.arange(self.rank, len(self.labels), self.world, device=self.device)
+        crops = [t.to(self.device) for t in ten_crop_params()] if self.ten_crop else None
+        for idx in shard.split(self.batch_size):
+            x = self.images[idx]
+            if crops is None:
+                yield self._normalise(x), self.labels[idx]
+                continue
+            n, c, h, w = x.shape
+            dx, dy, flip = (t.repeat(n) for t in crops)
+            x = crop_flip(x.repeat_interleave(10, 0), dx, dy, flip, pad=4)
+            yield self._normalise(x).view(n, 10, c, h, w), self.labels[idx]
+
+
+def _check_split(batch_size: int, world: int, accum: int, train: bool) -> None:
+    if train and batch_size % (world * accum):
+        raise ConfigError(
+            f"batch size {batch_size} does not split into {accum} micro-batches "
+            f"over {world} processes"
+        )
+
+
+class _FolderDataset(Dataset):
+    """Files decoded in workers; an unreadable file is replaced by the next readable one and
+    its path returned, so batches keep their size and ranks stay in step."""
+
+    def __init__(self, images: ImageSet, transform) -> None:
+        self.files, self.labels, self.transform = images.files or [], images.labels, transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        bad = []
+        for j in range(i, i + 10):
+            path = self.files[j % len(self.files)]
+            img = try_decode(path)
+            if not isinstance(img, str):
+                return self.transform(img), self.labels[j % len(self.files)], bad
+            bad.append((path, img))
+        raise DataError(f"ten unreadable image files in a row from {self.files[i]!r}")
+
+
+def _collate(batch):
+    x, y = default_collate([(b[0], b[1]) for b in batch])
+    return x, y, [bad for b in batch for bad in b[2]]
+
+
+class FolderLoader:
+    """DataLoader over image files with a ``transforms.v2`` pipeline and a distributed
+    sampler; moves batches to ``device`` and counts the unreadable files of each epoch."""
+
+    def __init__(
+        self,
+        images: ImageSet,
+        batch_size: int,
+        device: torch.device,
+        *,
+        transform,
+        train: bool = False,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+        accum: int = 1,
+        workers: int = 2,
+        strict: bool = False,
+        channels_last: bool = True,
+    ) -> None:
+        _check_split(batch_size, world, accum, train)
+        self.sampler = DistributedSampler(
+            _FolderDataset(images, transform),
+            num_replicas=world,
+            rank=rank,
+            shuffle=train,
+            seed=seed,
+            drop_last=train,
+        )
+        self.loader = DataLoader(
+            self.sampler.dataset,
+            batch_size=batch_size // (world * accum) if train else batch_size,
+            sampler=self.sampler,
+            num_workers=workers,
+            collate_fn=_collate,
+            pin_memory=device.type == "cuda",
+            drop_last=train,
+            persistent_workers=workers > 0,
+        )
+        self.device, self.strict = device, strict
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        bad_files = []
+        for x, y, bad in self.loader:
+            if bad and self.strict:
+                report_bad(bad, len(self.sampler.dataset), "this epoch", strict=True)
+            bad_files.extend(bad)
+            x = x.to(self.device, non_blocking=True)
+            if x.dim() == 4:  # not ten-crop stacks
+                x = x.contiguous(memory_format=self.memory_format)
+            yield x, y.to(self.device, non_blocking=True)
+        report_bad(bad_files, len(self.sampler), "this epoch", strict=False)
+
+
+def make_loader(
+    splits: Splits,
+    images: ImageSet,
+    batch_size: int,
+    device: torch.device,
+    *,
+    train: bool = False,
+    augment: str = "none",
+    crop: int = 224,
+    ten_crop: bool = False,
+    seed: int = 0,
+    rank: int = 0,
+    world: int = 1,
+    accum: int = 1,
+    workers: int = 2,
+    strict: bool = False,
+    channels_last: bool = True,
+) -> TensorLoader | FolderLoader:
+    """The loader for ``images`` (one of ``splits``' splits): on-device for small images."""
+    stats = {"mean": splits.mean, "std": splits.std}
+    common = dict(
+        train=train, seed=seed, rank=rank, world=world, accum=accum, channels_last=channels_last
+    )
+    if splits.small:
+        return TensorLoader(
+            images, batch_size, device, augment=augment, ten_crop=ten_crop, **stats, **common
+        )
+    if train and augment not in FOLDER_AUGMENTS:
+        raise ConfigError(
+            f"augment {augment!r} is for small images; use one of {', '.join(FOLDER_AUGMENTS)}"
+        )
+    tf = (
+        train_transform(augment, crop, **stats)
+        if train
+        else eval_transform(crop, ten_crop, **stats)
+    )
+    return FolderLoader(
+        images, batch_size, device, transform=tf, workers=workers, strict=strict, **common
+    )

@@ -1,0 +1,150 @@
+"""Inference fast path: conv-BN folding, channels_last, bf16 autocast and torch.compile
+behind one call, :func:`prepare_for_inference`.
+
+Each step is exact or bounded: folding BN into the conv before it is exact in real
+arithmetic (fp32 rounding differs by ~1e-6 relative); channels_last only changes the memory
+layout; bf16 autocast runs convolutions and matmuls in bfloat16 (8 bits of mantissa), which is
+why it is used only where the CPU/GPU has native bf16 support, and why its accuracy is
+tested separately (``tests/test_fast.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from moderncnn.models.base import ConvNet
+
+
+def bf16_supported(device: torch.device | str = "cpu") -> bool:
+    """Native bfloat16 arithmetic on ``device`` (AVX512-BF16/AMX on CPUs, Ampere+ on GPUs)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _conv_bn_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
+    """(conv, bn) module names where the BN's input is exactly the conv's output, found by
+    running ``example`` once with hooks, so any graph (branches, concatenations) is handled."""
+    names = {m: n for n, m in model.named_modules()}
+    produced: dict[int, tuple[str, torch.Tensor]] = {}  # id(output) -> (conv, output kept alive)
+    pairs: list[tuple[str, str]] = []
+    consumers: dict[str, int] = {}
+
+    def conv_hook(m: nn.Module, args: tuple, out: torch.Tensor) -> None:
+        produced[id(out)] = (names[m], out)
+
+    def bn_hook(m: nn.Module, args: tuple) -> None:
+        hit = produced.get(id(args[0]))
+        if hit is not None:
+            pairs.append((hit[0], names[m]))
+            consumers[hit[0]] = consumers.get(hit[0], 0) + 1
+
+    handles = []
+    for m in model.modules():
+        if type(m) is nn.Conv2d:
+            handles.append(m.register_forward_hook(conv_hook))
+        elif type(m) is nn.BatchNorm2d:
+            handles.append(m.register_forward_pre_hook(bn_hook))
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for h in handles:
+            h.remove()
+    # A conv called more than once, or feeding two BNs, cannot be folded into one of them.
+    return [(c, b) for c, b in pairs if consumers[c] == 1 and pairs.count((c, b)) == 1]
+
+
+def fold_conv_bn(model: nn.Module, example: torch.Tensor) -> int:
+    """Fold every BatchNorm that directly follows a conv into that conv (eval mode, in place):
+    ``W' = W * gamma / sqrt(var + eps)``, ``b' = (b - mean) * gamma / sqrt(var + eps) + beta``.
+    The BN becomes an ``nn.Identity``. Returns how many pairs were folded."""
+    if model.training:
+        raise ValueError(
+            "fold_conv_bn needs an eval-mode model: BN uses batch statistics in training"
+        )
+    pairs = _conv_bn_pairs(model, example)
+    for conv_name, bn_name in pairs:
+        conv, bn = model.get_submodule(conv_name), model.get_submodule(bn_name)
+        model.set_submodule(conv_name, fuse_conv_bn_eval(conv, bn))
+        model.set_submodule(bn_name, nn.Identity())
+    return len(pairs)
+
+
+class InferenceModel(nn.Module):
+    """Wraps a prepared model: converts the input's layout and runs the features under
+    autocast. The head (pooling and classifier, under 1% of the compute) runs in fp32: the
+    logits are where reduced precision would flip close decisions, and keeping them in fp32
+    is what makes bf16 agree with fp32 on the top-1 class (``tests/test_fast.py``)."""
+
+    def __init__(self, model: nn.Module, dtype: torch.dtype, channels_last: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.dtype = dtype
+        self.channels_last = channels_last
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.dtype == torch.float32:
+            return self.model(x)
+        if not isinstance(self.model, ConvNet):  # no head split: autocast all of it
+            with torch.autocast(x.device.type, dtype=self.dtype):
+                return self.model(x).float()
+        with torch.autocast(x.device.type, dtype=self.dtype):
+            features = self.model.guarded(lambda: self.model.forward_features(x), x)
+        return self.model.forward_head(features.float())
+
+
+def prepare_for_inference(
+    model: nn.Module,
+    *,
+    dtype: torch.dtype | str | None = "auto",
+    channels_last: bool = True,
+    fold_bn: bool = True,
+    compile: bool = False,
+    example: torch.Tensor | None = None,
+) -> nn.Module:
+    """A copy of ``model`` made fast for inference, in eval mode.
+
+    Args:
+        dtype: ``torch.float32``, ``torch.bfloat16`` (autocast), ``torch.float16`` (GPU), or
+            ``"auto"``: bfloat16 where the device supports it natively, else float32.
+        channels_last: NHWC memory layout (oneDNN and cuDNN's fastest convolutions).
+        fold_bn: fold BatchNorm into the preceding conv (:func:`fold_conv_bn`).
+        compile: wrap with ``torch.compile`` (Inductor); the first calls compile.
+        example: an input batch used to trace conv-BN pairs; default: one image at the
+            model's default input size (``model_info``) or 224x224.
+    """
+    device = next(model.parameters()).device
+    if dtype == "auto":
+        dtype = torch.bfloat16 if bf16_supported(device) else torch.float32
+    elif isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
+    if dtype not in (torch.float32, torch.bfloat16, torch.float16):
+        raise ValueError(f"dtype must be float32, bfloat16, float16 or 'auto', got {dtype}")
+    model = copy.deepcopy(model).eval()
+    if example is None:
+        example = torch.randn(1, *_default_input(model), device=device)
+    if fold_bn:
+        fold_conv_bn(model, example)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    fast: nn.Module = InferenceModel(model, dtype, channels_last).eval()
+    if compile:
+        fast = torch.compile(fast)
+    return fast
+
+
+def _default_input(model: nn.Module) -> tuple[int, int, int]:
+    from moderncnn.models import model_info
+
+    name = getattr(model, "model_name", "")
+    if name:
+        return model_info(name).input_size
+    return (getattr(model, "in_chans", 3), 224, 224)

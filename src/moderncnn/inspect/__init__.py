@@ -1,0 +1,19 @@
+"""Inspect networks from their modules: per-layer summaries (shapes, parameters, MACs,
+receptive fields, memory), the lecture's comparison of the families, and its worked examples.
+"""
+
+from moderncnn.inspect.fields import INPUT_FIELD, Axis, Field, FieldTracker, feature_field
+from moderncnn.inspect.summary import Layer, Summary, build_meta, parse_input_size, summarize
+
+__all__ = [
+    "INPUT_FIELD",
+    "Axis",
+    "Field",
+    "FieldTracker",
+    "Layer",
+    "Summary",
+    "build_meta",
+    "feature_field",
+    "parse_input_size",
+    "summarize",
+]

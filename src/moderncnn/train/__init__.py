@@ -1,0 +1,16 @@
+"""Training and evaluation: recipes, the training loop, checkpoints, metrics and plots."""
+
+from moderncnn.train.config import TrainConfig, load_run_config, resolve_config
+from moderncnn.train.engine import TrainResult, compute_loss, train
+from moderncnn.train.evaluate import EvalResult, evaluate
+
+__all__ = [
+    "EvalResult",
+    "TrainConfig",
+    "TrainResult",
+    "compute_loss",
+    "evaluate",
+    "load_run_config",
+    "resolve_config",
+    "train",
+]

@@ -1,0 +1,220 @@
+"""Training configuration: defaults, a paper's recipe (a TOML file in ``recipes/``), then
+command-line overrides. The resolved configuration is saved with the run as ``config.toml``,
+itself a valid recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from moderncnn.errors import ConfigError
+from moderncnn.models import model_info
+
+
+def _opt(help: str, choices: tuple[str, ...] = (), **kw: Any) -> Any:
+    return field(metadata={"help": help, "choices": choices}, **kw)
+
+
+@dataclass
+class TrainConfig:
+    """Every training option; field names are the recipe keys, ``--dashed-names`` the flags."""
+
+    model: str = _opt("registered model name", default="")
+    recipe: str = _opt("recipe name in recipes/ or a TOML file", default="")
+    data_dir: str = _opt(
+        "CIFAR python folder or ImageFolder tree (train/, test/ or val/)", default=""
+    )
+    output: str = _opt("run directory (default runs/MODEL-RECIPE-TIME)", default="")
+    download: str = _opt(
+        "fetch this data set into --data-dir when missing", ("", "cifar10", "cifar100"), default=""
+    )
+    # data
+    augment: str = _opt(
+        "augmentation",
+        ("cifar", "flip", "none", "alexnet", "vgg", "googlenet", "resnet_imagenet"),
+        default="cifar",
+    )
+    val_size: int = _opt("training images held out for validation (0: none)", default=5000)
+    limit: int = _opt("use a fixed random subset of this many images per split (0: all)", default=0)
+    cache_dir: str = _opt("where decoded small images are cached", default="")
+    workers: int = _opt("DataLoader workers (large images) / decoding threads", default=2)
+    strict: bool = _opt("fail on unreadable image files instead of skipping them", default=False)
+    # optimisation
+    epochs: int = _opt("epochs (when --iterations is 0)", default=0)
+    iterations: int = _opt("optimizer steps to train for (0: use --epochs)", default=0)
+    batch_size: int = _opt("images per optimizer step, over all processes", default=128)
+    accum_steps: int = _opt("micro-batches per optimizer step (gradient accumulation)", default=1)
+    lr: float = _opt("peak learning rate", default=0.1)
+    momentum: float = _opt("SGD momentum", default=0.9)
+    nesterov: bool = _opt("Nesterov momentum", default=False)
+    weight_decay: float = _opt("L2 weight decay", default=1e-4)
+    schedule: str = _opt(
+        "learning-rate schedule",
+        ("step", "plateau", "cosine", "onecycle", "constant"),
+        default="step",
+    )
+    milestones: list[float] = _opt(
+        "step schedule: where lr is multiplied by gamma", default_factory=list
+    )
+    milestone_unit: str = _opt(
+        "unit of milestones/step_every", ("epoch", "iteration", "fraction"), default="epoch"
+    )
+    step_every: float = _opt(
+        "step schedule: also multiply by gamma every this many units", default=0.0
+    )
+    gamma: float = _opt("step / plateau factor", default=0.1)
+    patience: int = _opt("plateau: epochs without a better validation error", default=3)
+    warmup: int = _opt("iterations at lr/10 first (ResNet-110, He et al. Sec. 4.2)", default=0)
+    label_smoothing: float = _opt("cross-entropy label smoothing", default=0.0)
+    aux_weight: float = _opt("weight of auxiliary classifiers' losses", default=0.3)
+    dropout: float = _opt("model dropout (-1: the model's default)", default=-1.0)
+    # engine
+    amp: str = _opt("autocast dtype", ("none", "bf16", "fp16"), default="none")
+    channels_last: bool = _opt("channels_last memory format", default=True)
+    compile: bool = _opt("torch.compile the model", default=False)
+    seed: int = _opt("random seed", default=0)
+    deterministic: bool = _opt("deterministic algorithms (exact resume and repeat)", default=False)
+    sync_bn: bool = _opt("SyncBatchNorm across processes (GPU)", default=False)
+    device: str = _opt("device (default: cuda if available, else cpu)", default="")
+    test: bool = _opt("evaluate the test split once at the end", default=True)
+    progress: bool = _opt("show a progress bar", default=True)
+    tensorboard: bool = _opt("also log to TensorBoard (RUN_DIR/tb)", default=True)
+
+    def resolved_epochs(self, steps_per_epoch: int) -> int:
+        """Epochs to run: ``epochs``, or enough to reach ``iterations`` optimizer steps."""
+        if self.iterations:
+            return math.ceil(self.iterations / steps_per_epoch)
+        return self.epochs
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` on values out of range or that contradict each other."""
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise ConfigError(
+                    f"{f.name} must be one of {', '.join(choices)}, not {getattr(self, f.name)!r}"
+                )
+        if not self.model:
+            raise ConfigError("no model given")
+        if not self.data_dir:
+            raise ConfigError(
+                "no data given: pass --data-dir (a CIFAR python folder or an ImageFolder tree)"
+            )
+        if (self.epochs > 0) == (self.iterations > 0):
+            raise ConfigError(
+                f"give one of epochs and iterations, got {self.epochs} and {self.iterations}"
+            )
+        positive = ("batch_size", "accum_steps", "lr")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.batch_size % self.accum_steps:
+            raise ConfigError(
+                f"batch_size {self.batch_size} is not a multiple of accum_steps {self.accum_steps}"
+            )
+        if self.schedule == "plateau" and not self.val_size:
+            raise ConfigError("the plateau schedule needs a validation split (val_size > 0)")
+
+    def to_toml(self) -> str:
+        """The configuration as a TOML recipe (flat keys, every value)."""
+        return "".join(f"{k} = {_toml_value(v)}\n" for k, v in dataclasses.asdict(self).items())
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def recipes_dir() -> Path:
+    """``$MODERNCNN_RECIPES``, else the recipes shipped in the package (``moderncnn/recipes``,
+    which the repository's ``recipes/`` links to)."""
+    if os.environ.get("MODERNCNN_RECIPES"):
+        return Path(os.environ["MODERNCNN_RECIPES"])
+    return Path(__file__).resolve().parents[1] / "recipes"
+
+
+def list_recipes() -> list[str]:
+    return sorted(p.stem for p in recipes_dir().glob("*.toml"))
+
+
+def default_recipe(model: str, fast: bool = False) -> str:
+    """The recipe of ``model``'s paper: by family and by data set (CIFAR or ImageNet)."""
+    info = model_info(model)
+    if info.dataset == "imagenet":
+        if fast:
+            raise ConfigError(
+                f"{model} is an ImageNet network; fast recipes are for CIFAR networks"
+            )
+        return {"alexnet": "alexnet", "vgg": "vgg", "googlenet": "googlenet"}.get(
+            info.family, "resnet_imagenet"
+        )
+    name = {"resnet": "resnet_cifar", "densenet": "densenet_cifar"}.get(info.family, "cifar")
+    return f"{name}_fast" if fast else name
+
+
+def read_recipe(recipe: str) -> dict[str, Any]:
+    """A recipe's keys: ``recipe`` is a name in :func:`recipes_dir` or a path to a TOML file."""
+    path = Path(recipe)
+    if path.suffix != ".toml":
+        path = recipes_dir() / f"{recipe}.toml"
+    if not path.is_file():
+        raise ConfigError(
+            f"no recipe {recipe!r}; recipes: {', '.join(list_recipes())}, or a .toml file"
+        )
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"recipe {str(path)!r} is not valid TOML: {e}") from None
+    data.pop("description", None)
+    return data
+
+
+def resolve_config(model: str, recipe: str = "", **overrides: Any) -> TrainConfig:
+    """Defaults, then ``recipe`` (default: the model's paper; ``fast``: its fast recipe),
+    then ``overrides``; checked."""
+    recipe = recipe or default_recipe(model)
+    if recipe == "fast":
+        recipe = default_recipe(model, fast=True)
+    values = {**read_recipe(recipe), "model": model, "recipe": recipe, **overrides}
+    for given, other in (("epochs", "iterations"), ("iterations", "epochs")):
+        if given in overrides and other not in overrides:  # --epochs replaces the recipe's
+            values[other] = 0  # iterations, and the other way round
+    return config_from(values, source=f"recipe {recipe!r}")
+
+
+def config_from(values: dict[str, Any], source: str) -> TrainConfig:
+    """A checked :class:`TrainConfig` from a mapping of field names to values."""
+    known = {f.name: f for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{source}: unknown keys {', '.join(unknown)}")
+    for k, v in values.items():  # TOML ints where floats are expected are fine
+        kind = known[k].type
+        ok = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[float]": list}[
+            kind
+        ]
+        if not isinstance(v, ok) or (kind in ("int", "float") and isinstance(v, bool)):
+            raise ConfigError(f"{source}: {k} must be {kind}, got {v!r}")
+    cfg = TrainConfig(**values)
+    cfg.milestones = [float(m) for m in cfg.milestones]
+    cfg.check()
+    return cfg
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The configuration saved in ``run_dir`` (for ``--resume``)."""
+    path = Path(run_dir) / "config.toml"
+    if not path.is_file():
+        raise ConfigError(f"{str(run_dir)!r} is not a run directory: it has no config.toml")
+    return config_from(tomllib.loads(path.read_text()), source=str(path))

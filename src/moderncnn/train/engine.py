@@ -1,0 +1,420 @@
+"""One training loop for every network.
+
+Auxiliary classifiers are handled generically (a tuple output is main logits then auxiliary
+logits, weighted by ``aux_weight``), metrics stay on the device until once a second, and
+every epoch ends with validation on the held-out split, a metrics row and an atomic
+checkpoint. The test split is evaluated once, at the end, with the weights validation chose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from moderncnn.checkpoint import atomic_write, load_weights, save_weights
+from moderncnn.data import load_splits, make_loader
+from moderncnn.errors import CheckpointError, ConfigError, DivergedError
+from moderncnn.models import create_model, model_info
+from moderncnn.train import distributed
+from moderncnn.train.config import TrainConfig
+from moderncnn.train.evaluate import EvalResult, autocast, evaluate
+from moderncnn.train.metrics import Meter, MetricsLog
+from moderncnn.train.schedule import LRSchedule
+from moderncnn.train.state import (
+    latest_checkpoint,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+
+log = logging.getLogger("moderncnn")
+
+#: Model option that sets dropout, by family (AlexNet's is fixed at 0.5 in the model).
+_DROPOUT_OPTION = {"vgg": "dropout", "googlenet": "dropout", "densenet": "drop_rate"}
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: where, the chosen epoch and its validation / test errors."""
+
+    run_dir: Path
+    epochs: int
+    best_epoch: int
+    val: dict[str, float] | None
+    test: dict[str, float] | None
+    wall_time_s: float
+    images_per_s: float
+
+
+def compute_loss(
+    out: torch.Tensor | tuple, target: torch.Tensor, aux_weight: float, label_smoothing: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, main logits): cross-entropy of the main logits plus ``aux_weight`` times that of
+    each auxiliary output (GoogLeNet's 0.3, Szegedy et al. Sec. 5); any tuple or namedtuple
+    output counts as (main, *aux), with ``None`` entries ignored."""
+    logits, *aux = out if isinstance(out, tuple) else (out,)
+    loss = F.cross_entropy(logits.float(), target, label_smoothing=label_smoothing)
+    for a in aux:
+        if a is not None:
+            loss = loss + aux_weight * F.cross_entropy(
+                a.float(), target, label_smoothing=label_smoothing
+            )
+    return loss, logits
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    return Path("runs") / f"{cfg.model}-{Path(cfg.recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _configure_determinism(cfg: TrainConfig) -> None:
+    if cfg.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(cfg.deterministic)
+    torch.backends.cudnn.benchmark = not cfg.deterministic
+
+
+def _model_options(cfg: TrainConfig) -> dict[str, object]:
+    if cfg.dropout < 0:
+        return {}
+    info = model_info(cfg.model)
+    option = _DROPOUT_OPTION.get(info.family)
+    if option not in info.options:
+        raise ConfigError(f"{cfg.model} has no dropout option; leave --dropout unset")
+    return {option: cfg.dropout}
+
+
+class Trainer:
+    """Builds data, model, optimizer and schedule from a :class:`TrainConfig` and runs them."""
+
+    def __init__(self, cfg: TrainConfig, env: distributed.DistEnv, resume: bool = False) -> None:
+        self.cfg, self.env = cfg, env
+        if cfg.amp == "fp16" and env.device.type != "cuda":
+            raise ConfigError("--amp fp16 needs a GPU (it uses a grad scaler); use --amp bf16")
+        options = _model_options(cfg)  # bad options fail before data is read
+        _configure_determinism(cfg)
+        torch.manual_seed(cfg.seed)
+        self.run_dir = Path(distributed.broadcast(cfg.output or str(default_run_dir(cfg))))
+        cfg.output = str(self.run_dir)
+        resume_from = latest_checkpoint(self.run_dir) if resume else None
+        if resume and resume_from is None:
+            raise CheckpointError(f"{str(self.run_dir)!r} has no checkpoint to resume from")
+        self.splits = self._load_data()
+        self.num_classes = len(self.splits.classes)
+        self.model = create_model(cfg.model, num_classes=self.num_classes, **options)
+        self.model.to(env.device, memory_format=self._memory_format)
+        self.loaders = self._make_loaders()
+        self.steps_per_epoch = len(self.loaders["train"]) // cfg.accum_steps
+        if self.steps_per_epoch == 0:
+            raise ConfigError(
+                f"{len(self.splits.train)} training images do not fill one batch of "
+                f"{cfg.batch_size}; lower --batch-size"
+            )
+        self.epochs = cfg.resolved_epochs(self.steps_per_epoch)
+        self.total_steps = cfg.iterations or self.epochs * self.steps_per_epoch
+        self.schedule = LRSchedule(cfg, self.steps_per_epoch, self.total_steps)
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(),
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
+            weight_decay=cfg.weight_decay,
+            fused=True,
+        )
+        self.scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" else None
+        self.net = self._wrap(self.model)
+        self.epoch, self.step, self.best_err, self.best_epoch = 0, 0, math.inf, 0
+        self.last_checkpoint: Path | None = None
+        if resume_from:
+            self._resume(resume_from)
+        elif env.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.run_dir / "config.toml", lambda p: p.write_text(cfg.to_toml()))
+        self.metrics = MetricsLog(self.run_dir, cfg.tensorboard, self.epoch) if env.main else None
+
+    @property
+    def _memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+
+    def _load_data(self):
+        cfg = self.cfg
+        kwargs = dict(
+            val_size=cfg.val_size,
+            limit=cfg.limit,
+            test=cfg.test,
+            cache_dir=cfg.cache_dir or None,
+            strict=cfg.strict,
+            workers=cfg.workers,
+            download=cfg.download,
+        )
+        if not self.env.main:  # rank 0 decodes and caches first; the others read its cache
+            distributed.barrier()
+        splits = load_splits(cfg.data_dir, **kwargs)
+        if self.env.main:
+            distributed.barrier()
+        return splits
+
+    def _make_loaders(self) -> dict[str, object]:
+        cfg, env = self.cfg, self.env
+        common = dict(
+            crop=model_info(cfg.model).input_size[-1],
+            seed=cfg.seed,
+            rank=env.rank,
+            world=env.world,
+            workers=cfg.workers,
+            strict=cfg.strict,
+            channels_last=cfg.channels_last,
+        )
+        micro = cfg.batch_size // cfg.accum_steps
+        loaders = {
+            "train": make_loader(
+                self.splits,
+                self.splits.train,
+                cfg.batch_size,
+                env.device,
+                train=True,
+                augment=cfg.augment,
+                accum=cfg.accum_steps,
+                **common,
+            )
+        }
+        for name in ("val", "test"):
+            images = getattr(self.splits, name)
+            if images is not None:
+                loaders[name] = make_loader(self.splits, images, micro, env.device, **common)
+        return loaders
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        net: nn.Module = model
+        if self.env.world > 1:
+            if self.cfg.sync_bn:
+                net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+            ids = [self.env.device.index] if self.env.device.type == "cuda" else None
+            net = DistributedDataParallel(net, device_ids=ids)
+        elif self.cfg.sync_bn:
+            log.info("--sync-bn has no effect in a single process")
+        return torch.compile(net) if self.cfg.compile else net
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def _metadata(self) -> dict[str, object]:
+        s = self.splits
+        return {
+            "classes": s.classes,
+            "mean": list(s.mean),
+            "std": list(s.std),
+            "dataset": s.source.name,
+            "val_size": self.cfg.val_size,
+        }
+
+    def _save(self) -> None:
+        state = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "best_err": self.best_err,
+            "best_epoch": self.best_epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler else {},
+            "rng": rng_state(),
+        }
+        if self.env.main:
+            self.last_checkpoint = save_checkpoint(
+                self.run_dir, self.epoch, self.model, state, step=self.step, **self._metadata()
+            )
+        distributed.barrier()
+
+    def _resume(self, folder: Path) -> None:
+        state = load_checkpoint(folder, self.model)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        if self.scaler and state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.best_err, self.best_epoch = float(state["best_err"]), int(state["best_epoch"])
+        self.last_checkpoint = folder
+        log.info("resumed %s from epoch %d (step %d)", self.run_dir, self.epoch, self.step)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def _diverged(self, loss: float) -> DivergedError:
+        where = self.last_checkpoint or "none (no epoch finished)"
+        hint = "; or try --amp none" if self.cfg.amp != "none" else ""
+        return DivergedError(
+            f"loss is {loss} in epoch {self.epoch + 1} near step {self.step}: training diverged. "
+            f"Last good checkpoint: {where}. Lower --lr (now {self.cfg.lr}){hint}"
+        )
+
+    def _train_epoch(self) -> tuple[dict[str, float], float, int]:
+        cfg, net, loader = self.cfg, self.net, self.loaders["train"]
+        net.train()
+        loader.set_epoch(self.epoch + 1)
+        meter = Meter(self.env.device, self.num_classes)
+        micro_batches = self.steps_per_epoch * cfg.accum_steps
+        bar = tqdm(
+            total=micro_batches,
+            desc=f"epoch {self.epoch + 1}/{self.epochs}",
+            unit="batch",
+            leave=False,
+            dynamic_ncols=True,
+            disable=not (self.env.main and cfg.progress),
+        )
+        images, start = 0, time.perf_counter()
+        shown = start
+        for i, (x, y) in enumerate(itertools.islice(loader, micro_batches)):
+            boundary = (i + 1) % cfg.accum_steps == 0
+            no_sync = isinstance(net, DistributedDataParallel) and not boundary
+            with net.no_sync() if no_sync else contextlib.nullcontext():
+                with autocast(self.env.device, cfg.amp):
+                    out = net(x)
+                loss, logits = compute_loss(out, y, cfg.aux_weight, cfg.label_smoothing)
+                scaled = loss / cfg.accum_steps
+                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+            meter.update(loss.detach(), logits.detach(), y)
+            images += len(y) * self.env.world
+            if boundary:
+                self._optimizer_step()
+            bar.update()
+            now = time.perf_counter()
+            if now - shown > 1.0:  # one host sync a second for the bar and the NaN check
+                shown = now
+                r = meter.result()
+                if not math.isfinite(r["loss"]):
+                    raise self._diverged(r["loss"])
+                bar.set_postfix(
+                    loss=f"{r['loss']:.3f}",
+                    acc=f"{100 - r['top1_err']:.1f}%",
+                    img_s=f"{images / (now - start):.0f}",
+                )
+            if self.step >= self.total_steps:
+                break
+        bar.close()
+        meter.all_reduce()
+        elapsed = time.perf_counter() - start
+        result = meter.result()
+        if not math.isfinite(result["loss"]):
+            raise self._diverged(result["loss"])
+        return result, elapsed, images
+
+    def _optimizer_step(self) -> None:
+        lr = self.schedule.lr(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+
+    def _evaluate(self, split: str) -> EvalResult:
+        return evaluate(
+            self.net, self.loaders[split], self.num_classes, self.env.device, self.cfg.amp
+        )
+
+    def fit(self) -> TrainResult:
+        """Train from the current epoch to the end, then test the chosen weights once."""
+        wall = time.perf_counter()
+        throughput = []
+        while self.epoch < self.epochs and self.step < self.total_steps:
+            lr = self.schedule.lr(self.step)
+            train, elapsed, images = self._train_epoch()
+            self.epoch += 1
+            throughput.append(images / elapsed)
+            val = self._evaluate("val") if "val" in self.loaders else None
+            self.schedule.epoch_end(val.top1_err if val else None)
+            row = {
+                "epoch": self.epoch,
+                "step": self.step,
+                "lr": lr,
+                "images_per_s": images / elapsed,
+            }
+            row |= {f"train_{k}": v for k, v in train.items()}
+            row |= {f"val_{k}": v for k, v in (val.to_dict() if val else {}).items() if k != "n"}
+            row["epoch_time_s"] = elapsed
+            self._log_epoch(row)
+            err = val.top1_err if val else train["top1_err"]
+            if err < self.best_err or val is None:
+                self.best_err, self.best_epoch = err, self.epoch
+                if self.env.main:
+                    save_weights(
+                        self.model,
+                        self.run_dir / "best.safetensors",
+                        epoch=self.epoch,
+                        **self._metadata(),
+                    )
+            self._save()
+        if self.metrics:
+            self.metrics.close()
+        return self._finish(time.perf_counter() - wall, throughput)
+
+    def _log_epoch(self, row: dict[str, float]) -> None:
+        if not self.env.main:
+            return
+        self.metrics.write(row)
+        val = (
+            f"  val loss {row['val_loss']:.3f} err {row['val_top1_err']:.2f}%"
+            if "val_loss" in row
+            else ""
+        )
+        log.info(
+            "epoch %d/%d  lr %.4g  train loss %.3f err %.2f%%%s  %.0f img/s  %.1f s",
+            row["epoch"],
+            self.epochs,
+            row["lr"],
+            row["train_loss"],
+            row["train_top1_err"],
+            val,
+            row["images_per_s"],
+            row["epoch_time_s"],
+        )
+
+    def _finish(self, wall_time: float, throughput: list[float]) -> TrainResult:
+        best = self.run_dir / "best.safetensors"
+        distributed.barrier()
+        if self.best_epoch and self.best_epoch != self.epoch:
+            load_weights(self.model, best)
+        val = self._evaluate("val").to_dict() if "val" in self.loaders else None
+        test = self._evaluate("test").to_dict() if "test" in self.loaders else None
+        result = TrainResult(
+            self.run_dir,
+            self.epoch,
+            self.best_epoch,
+            val,
+            test,
+            wall_time,
+            sum(throughput) / len(throughput) if throughput else 0.0,
+        )
+        if self.env.main:
+            summary = {k: str(v) if isinstance(v, Path) else v for k, v in vars(result).items()}
+            summary["selected_by"] = "validation" if val else "last epoch"
+            text = json.dumps(summary, indent=2) + "\n"
+            atomic_write(self.run_dir / "results.json", lambda p: p.write_text(text))
+        return result
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
+    """Train ``cfg.model`` as ``cfg`` says (``resume``: continue the run in ``cfg.output``).
+
+    Under ``torchrun`` this joins the process group; rank 0 alone logs and saves.
+    """
+    env = distributed.setup(cfg.device)
+    try:
+        return Trainer(cfg, env, resume).fit()
+    finally:
+        distributed.teardown()

@@ -1,0 +1,99 @@
+"""Metrics summed on the device (no host sync per step) and written per epoch to
+``metrics.csv`` and, when installed, TensorBoard."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+log = logging.getLogger("moderncnn")
+
+COLUMNS = [
+    "epoch",
+    "step",
+    "lr",
+    "train_loss",
+    "train_top1_err",
+    "train_top5_err",
+    "val_loss",
+    "val_top1_err",
+    "val_top5_err",
+    "images_per_s",
+    "epoch_time_s",
+]
+
+
+class Meter:
+    """Sums of loss, top-1 and top-5 hits and count, kept as one tensor on the device."""
+
+    def __init__(self, device: torch.device, num_classes: int) -> None:
+        self.sums = torch.zeros(4, dtype=torch.float64, device=device)
+        self.k = min(5, num_classes)
+
+    def update(self, loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> None:
+        """Add a batch: ``loss`` is the batch's mean loss."""
+        hits = logits.topk(self.k, dim=1).indices.eq(target[:, None])
+        n = torch.full((), target.shape[0], dtype=torch.float64, device=target.device)
+        self.sums += torch.stack([loss.double() * n, hits[:, 0].sum(), hits.any(1).sum(), n])
+
+    def all_reduce(self) -> None:
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(self.sums)
+
+    def result(self) -> dict[str, float]:
+        """Mean loss and top-1 / top-5 error in %, over what was added (one host sync)."""
+        loss, top1, top5, n = self.sums.tolist()
+        n = max(n, 1.0)
+        return {
+            "loss": loss / n,
+            "top1_err": 100 * (1 - top1 / n),
+            "top5_err": 100 * (1 - top5 / n),
+        }
+
+
+class MetricsLog:
+    """Rows of :data:`COLUMNS` appended to ``metrics.csv``; a resumed run first drops rows of
+    epochs after its checkpoint, so the file always describes one run."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool, keep_epochs: int = 0) -> None:
+        self.path = run_dir / "metrics.csv"
+        rows = read_metrics(self.path) if self.path.is_file() else []
+        with open(self.path, "w", newline="") as f:
+            writer = csv.DictWriter(f, COLUMNS)
+            writer.writeheader()
+            writer.writerows(r for r in rows if int(r["epoch"]) <= keep_epochs)
+        self.tb = _summary_writer(run_dir / "tb") if tensorboard else None
+
+    def write(self, row: dict[str, float]) -> None:
+        with open(self.path, "a", newline="") as f:
+            csv.DictWriter(f, COLUMNS).writerow({k: row.get(k, "") for k in COLUMNS})
+        if self.tb is not None:
+            for k, v in row.items():
+                if k not in ("epoch", "step") and v != "":
+                    self.tb.add_scalar(k.replace("_", "/", 1), v, int(row["epoch"]))
+            self.tb.flush()
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _summary_writer(path: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.info(
+            "TensorBoard is not installed (pip install 'moderncnn[tensorboard]'); "
+            "metrics go to metrics.csv only"
+        )
+        return None
+    return SummaryWriter(str(path))
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

@@ -1,0 +1,158 @@
+"""Data: layouts, the decode-once cache, unreadable files, the held-out split and the
+on-device and per-paper augmentation."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import write_fake_cifar
+from moderncnn.data import cache, load_splits, make_loader
+from moderncnn.data.augment import Lighting, crop_flip, train_transform
+from moderncnn.data.sources import find_dataset, holdout
+from moderncnn.errors import DataError
+
+
+def _image_folder(root: Path, size: int, per_class: int = 6, bad: bool = True) -> Path:
+    """train/ and test/ with two classes of ``size`` px PNGs, plus unreadable files."""
+    g = torch.Generator().manual_seed(0)
+    for split in ("train", "test"):
+        for c in ("cat", "dog"):
+            folder = root / split / c
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                img = torch.randint(0, 256, (size, size, 3), dtype=torch.uint8, generator=g)
+                Image.fromarray(img.numpy()).save(folder / f"{i}.png")
+    if bad:
+        (root / "train" / "cat" / "broken.jpg").write_bytes(b"not a jpeg at all")
+        (root / "train" / "dog" / "empty.png").write_bytes(b"")
+    return root
+
+
+def test_cifar_python_formats(tmp_path: Path) -> None:
+    c10 = load_splits(write_fake_cifar(tmp_path / "a"), val_size=50, cache_dir=tmp_path)
+    assert (len(c10.train), len(c10.val), len(c10.test)) == (350, 50, 100)
+    assert c10.train.images.shape[1:] == (3, 32, 32) and c10.train.images.dtype == torch.uint8
+    assert c10.classes[:2] == ["c0", "c1"] and c10.small
+    c100 = load_splits(write_fake_cifar(tmp_path / "b", kind="cifar100"), val_size=0)
+    assert len(c100.classes) == 100 and c100.val is None and int(c100.train.labels.max()) < 100
+    # the folder itself, or its parent (as torchvision's root) are both recognised
+    assert find_dataset(tmp_path / "a" / "cifar-10-batches-py").kind == "cifar10"
+
+
+def test_missing_and_unknown_data(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist.*cifar-10-batches-py"):
+        find_dataset(tmp_path / "nope")
+    (tmp_path / "x" / "stuff").mkdir(parents=True)
+    (tmp_path / "x" / "other").mkdir()
+    with pytest.raises(DataError, match="no data set recognised.*ImageFolder.*--download"):
+        find_dataset(tmp_path / "x")
+    root = write_fake_cifar(tmp_path / "c")
+    (root / "cifar-10-batches-py" / "test_batch").unlink()
+    with pytest.raises(DataError, match="test_batch' is missing"):
+        load_splits(root, val_size=0)
+
+
+def test_holdout_is_fixed_and_disjoint() -> None:
+    train, val = holdout(100, 20)
+    again_train, again_val = holdout(100, 20)
+    assert torch.equal(val, again_val) and torch.equal(train, again_train)
+    assert len(set(train.tolist()) | set(val.tolist())) == 100
+    with pytest.raises(DataError, match="cannot hold out"):
+        holdout(10, 10)
+
+
+def test_small_folder_decoded_once_bad_files_counted(tmp_path: Path, monkeypatch, caplog) -> None:
+    root = _image_folder(tmp_path / "imgs", size=16)
+    with caplog.at_level(logging.WARNING, logger="moderncnn"):
+        splits = load_splits(root, val_size=2, cache_dir=tmp_path / "cache")
+    assert "skipped 2 unreadable image files of 14" in caplog.text
+    assert splits.small and splits.train.images.shape[1:] == (3, 16, 16)
+    assert len(splits.train) + len(splits.val) == 12 and splits.classes == ["cat", "dog"]
+    with pytest.raises(DataError, match=r"2 unreadable image files .*--strict"):
+        load_splits(root, val_size=2, cache_dir=tmp_path / "cache", strict=True)
+
+    def no_decoding(path):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(cache, "decode", no_decoding)  # second read: from the cache only
+    monkeypatch.setattr(cache, "try_decode", no_decoding)
+    monkeypatch.setattr("moderncnn.data.loaders.try_decode", lambda p: torch.zeros(3, 16, 16))
+    again = load_splits(root, val_size=2, cache_dir=tmp_path / "cache")
+    assert torch.equal(again.train.images, splits.train.images)
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 2  # train and test
+
+
+def test_large_folder_uses_workers_and_skips_bad_files(tmp_path: Path, caplog) -> None:
+    root = _image_folder(tmp_path / "big", size=80, per_class=3)
+    splits = load_splits(root, val_size=0, cache_dir=tmp_path / "cache")
+    assert not splits.small and len(splits.train.files) == 8
+    loader = make_loader(
+        splits,
+        splits.train,
+        4,
+        torch.device("cpu"),
+        train=True,
+        augment="googlenet",
+        crop=64,
+        workers=0,
+    )
+    with caplog.at_level(logging.WARNING, logger="moderncnn"):
+        batches = list(loader)
+    assert [tuple(x.shape) for x, _ in batches] == [(4, 3, 64, 64)] * 2
+    assert "skipped 2 unreadable image files" in caplog.text
+    strict = make_loader(
+        splits, splits.train, 8, torch.device("cpu"), train=True, augment="vgg", crop=64,
+        workers=0, strict=True,
+    )  # fmt: skip
+    with pytest.raises(DataError, match="unreadable"):
+        list(strict)
+    ten = make_loader(
+        splits, splits.test, 4, torch.device("cpu"), crop=64, ten_crop=True, workers=0
+    )
+    assert next(iter(ten))[0].shape == (4, 10, 3, 64, 64)
+
+
+def test_crop_flip_matches_reference() -> None:
+    x = torch.randint(0, 255, (5, 3, 8, 8), dtype=torch.uint8)
+    dx, dy = torch.tensor([0, 8, 3, 4, 1]), torch.tensor([8, 0, 5, 4, 2])
+    flip = torch.tensor([False, True, False, True, True])
+    out = crop_flip(x, dx, dy, flip, pad=4)
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    for i in range(5):
+        ref = padded[i, :, dy[i] : dy[i] + 8, dx[i] : dx[i] + 8]
+        assert torch.equal(out[i], ref.flip(2) if flip[i] else ref)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_tensor_loader_shards_a_global_batch(fake_cifar: Path) -> None:
+    """Two ranks together see exactly the augmented batch of one process."""
+    splits = load_splits(fake_cifar, val_size=0)
+    cpu = torch.device("cpu")
+    one = make_loader(splits, splits.train, 32, cpu, train=True, augment="cifar", seed=3)
+    ranks = [
+        make_loader(
+            splits, splits.train, 32, cpu, train=True, augment="cifar", seed=3, rank=r, world=2
+        )
+        for r in (0, 1)
+    ]
+    for loader in (one, *ranks):
+        loader.set_epoch(2)
+    for (x, y), (x0, y0), (x1, y1) in zip(one, *ranks, strict=True):
+        assert torch.equal(x, torch.cat([x0, x1])) and torch.equal(y, torch.cat([y0, y1]))
+    assert abs(float(x.mean())) < 1  # normalised
+
+
+def test_paper_transforms() -> None:
+    img = torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8)
+    for augment in ("alexnet", "vgg", "googlenet", "resnet_imagenet"):
+        assert train_transform(augment, 224)(img).shape == (3, 224, 224)
+    torch.manual_seed(0)
+    x = torch.full((3, 4, 4), 0.5)
+    shifts = torch.stack([(Lighting(0.1)(x) - x)[:, 0, 0] for _ in range(500)])
+    assert shifts.std(0).max() < 0.1 and shifts.std(0).max() > 0.005  # a small colour shift
+    assert torch.allclose(shifts.mean(0), torch.zeros(3), atol=0.01)

@@ -1,0 +1,276 @@
+"""Training: recipes, schedules, the loop, checkpoints and exact resume, divergence, and the
+train / eval / plot commands on a tiny fake CIFAR-10."""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+import moderncnn
+import tiny_model  # noqa: F401  (registers tiny_test_net)
+from moderncnn.cli import main
+from moderncnn.errors import ConfigError, DivergedError
+from moderncnn.train import compute_loss, resolve_config, train
+from moderncnn.train.config import config_from, default_recipe, list_recipes, load_run_config
+from moderncnn.train.metrics import read_metrics
+from moderncnn.train.schedule import LRSchedule
+
+FAST = ["--no-progress", "--no-tensorboard", "--batch-size", "50", "--val-size", "100"]
+
+
+def _args(data: Path, out: Path, *extra: str) -> list[str]:
+    return ["--data-dir", str(data), "--output", str(out), *FAST, *extra]
+
+
+def test_every_recipe_resolves() -> None:
+    assert {
+        "resnet_cifar",
+        "densenet_cifar",
+        "alexnet",
+        "vgg",
+        "googlenet",
+        "resnet_imagenet",
+    } <= set(list_recipes())
+    for model in (
+        "resnet20",
+        "densenet40_k12",
+        "vgg16_cifar",
+        "alexnet",
+        "vgg16",
+        "googlenet_paper",
+        "resnet50",
+    ):
+        cfg = resolve_config(model, data_dir="x")
+        assert cfg.recipe == default_recipe(model) and cfg.lr > 0
+    r = resolve_config("resnet20", data_dir="x")
+    assert (r.iterations, r.milestones, r.batch_size, r.weight_decay) == (
+        64000,
+        [32000, 48000],
+        128,
+        1e-4,
+    )
+    d = resolve_config("densenet40_k12", data_dir="x")
+    assert (d.epochs, d.batch_size, d.nesterov, d.milestones) == (300, 64, True, [0.5, 0.75])
+    assert resolve_config("googlenet_paper", data_dir="x").aux_weight == 0.3
+    fast = resolve_config("resnet20", "fast", data_dir="x", epochs=2, lr=0.05)
+    assert (fast.recipe, fast.epochs, fast.lr, fast.iterations) == ("resnet_cifar_fast", 2, 0.05, 0)
+    assert resolve_config("resnet20", data_dir="x", epochs=3).iterations == 0  # --epochs wins
+
+
+def test_bad_configs(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no recipe 'nope'"):
+        resolve_config("resnet20", "nope", data_dir="x")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("lr = 0.1\nlearning_rate = 3\n")
+    with pytest.raises(ConfigError, match="unknown keys learning_rate"):
+        resolve_config("resnet20", str(bad), data_dir="x")
+    bad.write_text('lr = "fast"\n')
+    with pytest.raises(ConfigError, match="lr must be float"):
+        resolve_config("resnet20", str(bad), data_dir="x")
+    with pytest.raises(ConfigError, match="amp must be one of"):
+        resolve_config("resnet20", data_dir="x", amp="fp8")
+    with pytest.raises(ConfigError, match="not a multiple of accum_steps"):
+        resolve_config("resnet20", data_dir="x", accum_steps=3)
+    with pytest.raises(ConfigError, match="fast recipes are for CIFAR"):
+        resolve_config("resnet50", "fast", data_dir="x")
+
+
+def test_schedules() -> None:
+    cfg = resolve_config("resnet20", data_dir="x")
+    s = LRSchedule(cfg, steps_per_epoch=351, total_steps=64000)
+    assert [s.lr(i) for i in (0, 31999, 32000, 48000)] == pytest.approx([0.1, 0.1, 0.01, 0.001])
+    d = LRSchedule(resolve_config("densenet40_k12", data_dir="x"), 100, 30000)
+    assert d.lr(14999) == pytest.approx(0.1) and d.lr(15000) == pytest.approx(0.01)
+    g = LRSchedule(resolve_config("googlenet_paper", data_dir="x"), 10, 1200)
+    assert g.lr(79) == pytest.approx(0.01) and g.lr(160) == pytest.approx(0.01 * 0.96**2)
+    one = LRSchedule(resolve_config("resnet20", "fast", data_dir="x"), 10, 100)
+    assert (
+        one.lr(0) == pytest.approx(0.2 / 25)
+        and one.lr(25) == pytest.approx(0.2)
+        and one.lr(100) == 0
+    )
+    p = LRSchedule(resolve_config("alexnet", data_dir="x", patience=1), 10, 900)
+    for err in (50, 40, 41, 42):
+        p.epoch_end(err)
+    assert p.lr(0) == pytest.approx(0.001)
+    q = LRSchedule(p.cfg, 10, 900)
+    q.load_state_dict(p.state_dict())
+    assert q.lr(5) == p.lr(5)
+
+
+def test_aux_outputs_are_weighted() -> None:
+    out = collections.namedtuple("Out", "logits aux2 aux1")(*torch.randn(3, 4, 5))
+    y = torch.tensor([0, 1, 2, 3])
+    loss, logits = compute_loss(out, y, aux_weight=0.3)
+    expected = F.cross_entropy(out.logits, y) + 0.3 * (
+        F.cross_entropy(out.aux2, y) + F.cross_entropy(out.aux1, y)
+    )
+    assert torch.allclose(loss, expected) and logits is out.logits
+    assert torch.allclose(compute_loss(out.logits, y, 0.3)[0], F.cross_entropy(out.logits, y))
+
+
+def test_train_eval_plot_commands(fake_cifar: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    assert (
+        main(["train", "resnet20", "--recipe", "fast", *_args(fake_cifar, run, "--epochs", "2")])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "test (once)" in out and "weights of epoch" in out
+    rows = read_metrics(run / "metrics.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2"] and float(rows[1]["images_per_s"]) > 0
+    assert set(rows[0]) >= {"train_top1_err", "val_top5_err", "lr", "epoch_time_s"}
+    results = json.loads((run / "results.json").read_text())
+    assert results["selected_by"] == "validation" and results["test"]["n"] == 100
+    assert load_run_config(run).epochs == 2  # the resolved config is a recipe again
+    assert (run / "checkpoints" / "epoch-0002" / "state.pt").is_file()
+    assert not (run / "checkpoints" / "epoch-0001").exists()  # older checkpoints are removed
+    model = moderncnn.create_model("resnet20", weights=run / "best.safetensors")
+    assert model.num_classes == 10
+
+    png = tmp_path / "cm.png"
+    weights = str(run / "best.safetensors")
+    args = ["eval", "resnet20", "--weights", weights, "--data-dir", str(fake_cifar)]
+    assert main([*args, "--ten-crop", "--confusion", str(png), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 100 and report["crops"] == "10 crops" and png.stat().st_size > 0
+    assert len(report["per_class_accuracy"]) == 10
+    assert main([*args, "--split", "val"]) == 0
+    assert "on val (100 images, centre crop)" in capsys.readouterr().out
+    assert (
+        main(["plot", str(run), str(run), "-o", str(tmp_path / "e.png"), "--metric", "top5"]) == 0
+    )
+    assert (tmp_path / "e.png").stat().st_size > 0
+
+
+def test_resume_after_kill_is_exact(fake_cifar: Path, tmp_path: Path, monkeypatch) -> None:
+    """Killed after epoch 1 and resumed, a deterministic run ends with the weights of an
+    uninterrupted one, bit for bit (the lr step at epoch 2 tests the schedule's state)."""
+    extra = ("--epochs", "3", "--deterministic", "--milestones", "2", "--schedule", "step")
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert main(["train", "resnet20", "--recipe", "fast", *_args(fake_cifar, whole, *extra)]) == 0
+
+    from moderncnn.train import engine
+
+    save = engine.save_checkpoint
+
+    def save_then_die(run_dir, epoch, *a, **kw):
+        path = save(run_dir, epoch, *a, **kw)
+        if epoch == 1:
+            raise KeyboardInterrupt  # as if killed right after the checkpoint
+        return path
+
+    monkeypatch.setattr(engine, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        main(["train", "resnet20", "--recipe", "fast", *_args(fake_cifar, killed, *extra)])
+    monkeypatch.setattr(engine, "save_checkpoint", save)
+    assert main(["train", "--resume", str(killed), "--no-progress"]) == 0
+    a = load_file(whole / "checkpoints" / "epoch-0003" / "model.safetensors")
+    b = load_file(killed / "checkpoints" / "epoch-0003" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows_a, rows_b = read_metrics(whole / "metrics.csv"), read_metrics(killed / "metrics.csv")
+    assert [r["train_loss"] for r in rows_a] == [r["train_loss"] for r in rows_b]
+
+
+def test_divergence_stops_and_keeps_last_checkpoint(
+    fake_cifar: Path, tmp_path: Path, capsys
+) -> None:
+    run = tmp_path / "nan"
+    blowup = ("--epochs", "3", "--schedule", "step", "--milestones", "1", "--gamma", "1e30")
+    cfg = resolve_config("resnet20", "fast", **config_args(fake_cifar, run), **opts(blowup))
+    with pytest.raises(
+        DivergedError, match=r"loss is (nan|inf) in epoch 2.*epoch-0001.*Lower --lr"
+    ):
+        train(cfg)
+    assert (run / "checkpoints" / "epoch-0001" / "model.safetensors").is_file()
+    assert not (run / "checkpoints" / "epoch-0002").exists()
+    assert len(read_metrics(run / "metrics.csv")) == 1
+
+
+def config_args(data: Path, out: Path) -> dict:
+    return dict(
+        data_dir=str(data),
+        output=str(out),
+        progress=False,
+        tensorboard=False,
+        batch_size=50,
+        val_size=100,
+    )
+
+
+def opts(flags: tuple[str, ...]) -> dict:
+    """--key value pairs as config values (strings parsed by the config field types)."""
+    values = dict(zip(flags[::2], flags[1::2], strict=True))
+    types = {"epochs": int, "gamma": float, "schedule": str, "milestones": lambda v: [float(v)]}
+    return {k[2:]: types[k[2:]](v) for k, v in values.items()}
+
+
+def test_accumulation_and_bf16(fake_cifar: Path, tmp_path: Path) -> None:
+    """Two micro-batches of 25 make the step of one batch of 50 (a network without BatchNorm)."""
+    base = dict(
+        epochs=1, deterministic=True, limit=200, val_size=50, test=False, recipe="cifar_fast"
+    )
+    runs = {}
+    for name, extra in {"one": {}, "accum": {"accum_steps": 2}, "bf16": {"amp": "bf16"}}.items():
+        cfg = resolve_config(
+            "tiny_test_net", **config_args(fake_cifar, tmp_path / name) | base | extra
+        )
+        train(cfg)
+        runs[name] = load_file(tmp_path / name / "best.safetensors")
+    for k in runs["one"]:
+        torch.testing.assert_close(runs["accum"][k], runs["one"][k], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(runs["bf16"][k], runs["one"][k], rtol=0.1, atol=0.05)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "resnet20", "--data-dir", "{missing}"], "does not exist"),
+        (["train", "resnet20", "--recipe", "nope", "--data-dir", "x"], "no recipe 'nope'"),
+        (
+            ["train", "resnet20", "--data-dir", "{data}", "--amp", "fp16", "--device", "cpu"],
+            "needs a GPU",
+        ),
+        (["train", "resnet20", "--data-dir", "{data}", "--dropout", "0.5"], "no dropout option"),
+        (["train", "--resume", "{tmp}"], "not a run directory"),
+        (["train"], "name a model"),
+        (
+            ["eval", "resnet20", "--weights", "{tmp}/none.safetensors", "--data-dir", "{data}"],
+            "does not exist",
+        ),
+        (["plot", "{tmp}"], "no metrics.csv"),
+    ],
+)
+def test_cli_errors_exit_2(argv, message, fake_cifar: Path, tmp_path: Path, capsys) -> None:
+    values = {"missing": str(tmp_path / "missing"), "data": str(fake_cifar), "tmp": str(tmp_path)}
+    assert main([a.format(**values) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_resume_needs_a_checkpoint(tmp_path: Path, fake_cifar: Path, capsys) -> None:
+    cfg = config_from(
+        {"model": "resnet20", "data_dir": str(fake_cifar), "epochs": 1}, source="test"
+    )
+    (tmp_path / "config.toml").write_text(cfg.to_toml())
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "no checkpoint to resume from" in capsys.readouterr().err
+
+
+def test_real_cifar10_jpeg_folder(cifar10_jpeg: Path, tmp_path: Path, capsys) -> None:
+    """The shared CIFAR-10 JPEGs (ImageFolder layout) train with the fast recipe (a subset)."""
+    run, cache = tmp_path / "real", tmp_path / "cache"
+    argv = ["train", "resnet20", "--recipe", "fast", "--data-dir", str(cifar10_jpeg.parent)]
+    argv += ["--output", str(run), "--cache-dir", str(cache), "--limit", "600", "--val-size", "100"]
+    argv += ["--epochs", "1", "--batch-size", "100", "--no-progress", "--no-tensorboard"]
+    assert main(argv) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["test"]["n"] == 600 and results["test"]["top1_err"] < 95
+    assert len(list(cache.glob("cifar10-*.pt"))) == 2  # train and test, decoded once
+    assert "test (once)" in capsys.readouterr().out
