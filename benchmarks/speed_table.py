@@ -15,14 +15,18 @@ import torch
 
 from moderncnn.bench import bench
 
-#: (model, mode, batch, input, reference, dtype, runs)
+#: (model, mode, batch, input, reference, dtype, compile, runs)
 TABLE = [
-    *[(m, "infer", b, (3, 224, 224), "torchvision", "auto", 5 if b == 1 else 3)
-      for m in ("resnet50", "densenet121", "vgg16", "googlenet") for b in (1, 32)],
-    *[(m, "train", 128, (3, 32, 32), "eager", "fp32", 3)
+    *[(m, "infer", b, (3, 224, 224), "torchvision", "auto", c, 5 if b == 1 else 3)
+      for m in ("resnet50", "densenet121", "vgg16", "googlenet") for b in (1, 32)
+      for c in (False, True)],
+    *[(m, "train", 128, (3, 32, 32), "eager", "fp32", False, 3)
       for m in ("resnet20", "resnet56", "densenet_bc100_k12", "vgg16_cifar")],
-    ("resnet20", "train", 128, (3, 32, 32), "eager", "bf16", 3),
-    *[(m, "train", 64, (3, 64, 64), "torchvision", "fp32", 3) for m in ("resnet18", "resnet50")],
+    ("vgg16_cifar", "train", 128, (3, 32, 32), "eager", "fp32", True, 3),
+    *[(m, "train", 128, (3, 32, 32), "eager", "bf16", False, 3)
+      for m in ("resnet20", "vgg16_cifar")],
+    *[(m, "train", 64, (3, 64, 64), "torchvision", "fp32", False, 3)
+      for m in ("resnet18", "resnet50")],
 ]  # fmt: skip
 
 
@@ -30,7 +34,6 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", help="also write the results as a JSON list")
     p.add_argument("--only", nargs="*", help="models to run (default: all rows)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the fast path")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(
@@ -39,10 +42,10 @@ def main() -> None:
     )
     print("| --- | --- | ---: | --- | --- | ---: | --- | ---: | ---: | ---: |")
     results = []
-    for model, mode, batch, size, ref, dtype, runs in TABLE:
+    for model, mode, batch, size, ref, dtype, compile, runs in TABLE:
         if args.only and model not in args.only:
             continue
-        r = bench(model, mode, batch, size, ref, runs, dtype, args.compile)
+        r = bench(model, mode, batch, size, ref, runs, dtype, compile)
         results.append(r.to_dict())
         pct = 100 * r.achieved_gflops / r.peak_gflops
         print(

@@ -89,3 +89,16 @@ def test_bf16_agrees_with_fp32_on_imagenet_photos() -> None:
     cosine = torch.nn.functional.cosine_similarity(ref, out, dim=1)
     assert cosine.min() >= 0.999
     assert (ref.argmax(1) == out.argmax(1)).float().mean() >= 0.99
+
+
+def test_compiled_fast_path_matches_eager() -> None:
+    """Inductor with freezing (weights as constants) keeps the fp32 tolerance."""
+    model = _randomise_bn(create_model("resnet20"))
+    fast = prepare_for_inference(model, dtype=torch.float32, compile=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = model(x)
+    out = fast(x)
+    assert (out - ref).abs().max() <= 1e-4 * (ref.max() - ref.min())
+    with pytest.raises(ValueError, match="expects 3 input channels"):
+        fast(torch.randn(2, 1, 32, 32))

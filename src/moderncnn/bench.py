@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from moderncnn.errors import ModernCNNError
-from moderncnn.fast import bf16_supported, prepare_for_inference
+from moderncnn.fast import InferenceModel, bf16_supported, prepare_for_inference
 from moderncnn.models import create_model, model_info
 from moderncnn.train.engine import compute_loss
 
@@ -194,7 +194,7 @@ def bench(
         ours_fn, ref_fn = (lambda: fast(x)), (lambda: ref_model(x))
         with torch.inference_mode():
             flops = _flops(ref_fn)
-        desc = f"{_describe(fast)}" + (", compiled" if compile else "")
+        desc = _describe(fast, sum(isinstance(m, nn.BatchNorm2d) for m in ours_model.modules()))
     mode_ctx = torch.inference_mode if mode == "infer" else torch.enable_grad
     with mode_ctx():
         ours_t, ref_t = time_alternating([ours_fn, ref_fn], runs, dev, min_run_s)
@@ -240,13 +240,14 @@ def _dtype_name(dtype: torch.dtype) -> str:
     ]
 
 
-def _describe(fast: nn.Module) -> str:
-    inner = getattr(fast, "_orig_mod", fast)
-    folded = not any(isinstance(m, nn.BatchNorm2d) for m in inner.modules())
-    parts = ["conv-BN folded" if folded else "conv-BN folded where BN follows a conv"]
-    if inner.channels_last:
+def _describe(fast: InferenceModel, bn_before: int) -> str:
+    bn_after = sum(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
+    parts = [f"{bn_before - bn_after}/{bn_before} BN folded"] if bn_before else []
+    if fast.channels_last:
         parts.append("channels_last")
-    parts.append(_dtype_name(inner.dtype))
+    parts.append(_dtype_name(fast.dtype))
+    if fast.compiled:
+        parts.append("compiled (Inductor, freezing)")
     return ", ".join(parts)
 
 

@@ -77,18 +77,23 @@ def fold_conv_bn(model: nn.Module, example: torch.Tensor) -> int:
 
 
 class InferenceModel(nn.Module):
-    """Wraps a prepared model: converts the input's layout and runs the features under
-    autocast. The head (pooling and classifier, under 1% of the compute) runs in fp32: the
-    logits are where reduced precision would flip close decisions, and keeping them in fp32
-    is what makes bf16 agree with fp32 on the top-1 class (``tests/test_fast.py``)."""
+    """Wraps a prepared model for inference (it runs under ``torch.inference_mode``):
+    converts the input's layout and runs the features under autocast. The head (pooling and
+    classifier, under 1% of the compute) runs in fp32: the logits are where reduced precision
+    would flip close decisions, and keeping them in fp32 is what makes bf16 agree with fp32
+    on the top-1 class (``tests/test_fast.py``). With ``compile``, Inductor compiles the
+    whole call with freezing: weights become constants, pre-packed in oneDNN's layouts."""
 
-    def __init__(self, model: nn.Module, dtype: torch.dtype, channels_last: bool) -> None:
+    def __init__(self, model: nn.Module, dtype: torch.dtype, channels_last: bool,
+                 compile: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.model = model
         self.dtype = dtype
         self.channels_last = channels_last
+        self.compiled = compile
+        self._run = torch.compile(self._forward) if compile else self._forward
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if self.dtype == torch.float32:
@@ -100,6 +105,15 @@ class InferenceModel(nn.Module):
             features = self.model.guarded(lambda: self.model.forward_features(x), x)
         return self.model.forward_head(features.float())
 
+    @torch.inference_mode()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.compiled:
+            return self._forward(x)
+        if isinstance(self.model, ConvNet):
+            self.model.check_input(x)  # compiled code skips the checks
+        with torch._inductor.config.patch(freezing=True):
+            return self._run(x)
+
 
 def prepare_for_inference(
     model: nn.Module,
@@ -109,7 +123,7 @@ def prepare_for_inference(
     fold_bn: bool = True,
     compile: bool = False,
     example: torch.Tensor | None = None,
-) -> nn.Module:
+) -> InferenceModel:
     """A copy of ``model`` made fast for inference, in eval mode.
 
     Args:
@@ -117,7 +131,9 @@ def prepare_for_inference(
             ``"auto"``: bfloat16 where the device supports it natively, else float32.
         channels_last: NHWC memory layout (oneDNN and cuDNN's fastest convolutions).
         fold_bn: fold BatchNorm into the preceding conv (:func:`fold_conv_bn`).
-        compile: wrap with ``torch.compile`` (Inductor); the first calls compile.
+        compile: wrap with ``torch.compile`` (Inductor with freezing: parameters are folded
+            in as constants, so later changes to the model's weights are not seen); the
+            first call compiles (seconds).
         example: an input batch used to trace conv-BN pairs; default: one image at the
             model's default input size (``model_info``) or 224x224.
     """
@@ -135,10 +151,7 @@ def prepare_for_inference(
         fold_conv_bn(model, example)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    fast: nn.Module = InferenceModel(model, dtype, channels_last).eval()
-    if compile:
-        fast = torch.compile(fast)
-    return fast
+    return InferenceModel(model, dtype, channels_last, compile).eval()
 
 
 def _default_input(model: nn.Module) -> tuple[int, int, int]:
