@@ -17,11 +17,11 @@ run: $(STAMP)
 	$(BIN)/moderncnn compare
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests
 
 clean:

@@ -34,6 +34,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", help="also write the results as a JSON list")
     p.add_argument("--only", nargs="*", help="models to run (default: all rows)")
+    p.add_argument("--mode", choices=("infer", "train"), help="only the rows of this mode")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(
@@ -43,7 +44,7 @@ def main() -> None:
     print("| --- | --- | ---: | --- | --- | ---: | --- | ---: | ---: | ---: |")
     results = []
     for model, mode, batch, size, ref, dtype, compile, runs in TABLE:
-        if args.only and model not in args.only:
+        if (args.only and model not in args.only) or (args.mode and mode != args.mode):
             continue
         r = bench(model, mode, batch, size, ref, runs, dtype, compile)
         results.append(r.to_dict())

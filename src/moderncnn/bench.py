@@ -234,10 +234,9 @@ def _train_dtype(dtype: str, device: torch.device) -> torch.dtype:
     raise ModernCNNError(f"--dtype must be auto, fp32, bf16 (or fp16 on CUDA), got {dtype!r}")
 
 
-def _dtype_name(dtype: torch.dtype) -> str:
-    return {torch.float32: "fp32", torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}[
-        dtype
-    ]
+def _dtype_name(dtype: torch.dtype, autocast: bool = True) -> str:
+    name = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    return name if dtype == torch.float32 else f"{name} {'autocast' if autocast else 'weights'}"
 
 
 def _describe(fast: InferenceModel, bn_before: int) -> str:
@@ -245,7 +244,7 @@ def _describe(fast: InferenceModel, bn_before: int) -> str:
     parts = [f"{bn_before - bn_after}/{bn_before} BN folded"] if bn_before else []
     if fast.channels_last:
         parts.append("channels_last")
-    parts.append(_dtype_name(fast.dtype))
+    parts.append(_dtype_name(fast.dtype, autocast=False))
     if fast.compiled:
         parts.append("compiled (Inductor, freezing)")
     return ", ".join(parts)

@@ -1,16 +1,19 @@
-"""Inference fast path: conv-BN folding, channels_last, bf16 autocast and torch.compile
+"""Inference fast path: conv-BN folding, channels_last, bfloat16 weights and torch.compile
 behind one call, :func:`prepare_for_inference`.
 
 Each step is exact or bounded: folding BN into the conv before it is exact in real
 arithmetic (fp32 rounding differs by ~1e-6 relative); channels_last only changes the memory
-layout; bf16 autocast runs convolutions and matmuls in bfloat16 (8 bits of mantissa), which is
-why it is used only where the CPU/GPU has native bf16 support, and why its accuracy is
-tested separately (``tests/test_fast.py``).
+layout; bf16 stores weights and activations in bfloat16 (8 bits of mantissa; oneDNN and
+cuDNN accumulate in fp32), which is why it is used only where the CPU/GPU has native bf16
+support, why the classifier stays fp32, and why its accuracy is tested separately
+(``tests/test_fast.py``). The weights are converted once, not cast on every call as autocast
+would: at batch 1 that cast alone made VGG-16 (138M weights) slower than fp32.
 """
 
 from __future__ import annotations
 
 import copy
+from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -76,13 +79,37 @@ def fold_conv_bn(model: nn.Module, example: torch.Tensor) -> int:
     return len(pairs)
 
 
+class FP32(nn.Module):
+    """Runs ``module`` in fp32 inside a bf16/fp16 model: its classifier."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module.float()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x.float())
+
+
+def keep_classifier_fp32(model: nn.Module) -> str | None:
+    """Wrap the last linear layer that produces the logits in :class:`FP32` (in place, after
+    the model was converted to bf16/fp16) and return its name. Logits are where reduced
+    precision flips close decisions; the final layer is a small share of the compute (4M of
+    VGG-16's 138M weights)."""
+    num_classes = getattr(model, "num_classes", None)
+    name = None
+    for n, m in model.named_modules():
+        if isinstance(m, nn.Linear) and m.out_features == num_classes:
+            name = n
+    if name is not None:
+        model.set_submodule(name, FP32(model.get_submodule(name)))
+    return name
+
+
 class InferenceModel(nn.Module):
-    """Wraps a prepared model for inference (it runs under ``torch.inference_mode``):
-    converts the input's layout and runs the features under autocast. The head (pooling and
-    classifier, under 1% of the compute) runs in fp32: the logits are where reduced precision
-    would flip close decisions, and keeping them in fp32 is what makes bf16 agree with fp32
-    on the top-1 class (``tests/test_fast.py``). With ``compile``, Inductor compiles the
-    whole call with freezing: weights become constants, pre-packed in oneDNN's layouts."""
+    """Wraps a prepared model for inference (it runs under ``torch.inference_mode``): converts
+    the input's layout and dtype to the model's and returns fp32 logits. With ``compile``,
+    Inductor compiles the whole call with freezing: weights become constants, pre-packed in
+    oneDNN's layouts."""
 
     def __init__(self, model: nn.Module, dtype: torch.dtype, channels_last: bool,
                  compile: bool = False) -> None:  # fmt: skip
@@ -94,24 +121,21 @@ class InferenceModel(nn.Module):
         self._run = torch.compile(self._forward) if compile else self._forward
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        if self.dtype == torch.float32:
-            return self.model(x)
-        if not isinstance(self.model, ConvNet):  # no head split: autocast all of it
-            with torch.autocast(x.device.type, dtype=self.dtype):
-                return self.model(x).float()
-        with torch.autocast(x.device.type, dtype=self.dtype):
-            features = self.model.guarded(lambda: self.model.forward_features(x), x)
-        return self.model.forward_head(features.float())
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        x = x.to(dtype=self.dtype, memory_format=memory_format)
+        return self.model(x).float()
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.compiled:
-            return self._forward(x)
-        if isinstance(self.model, ConvNet):
-            self.model.check_input(x)  # compiled code skips the checks
-        with torch._inductor.config.patch(freezing=True):
+        if self.compiled:
+            import torch._inductor.config as inductor
+
+            freezing = inductor.patch(freezing=True)
+        else:
+            freezing = nullcontext()
+        with freezing:
+            if isinstance(self.model, ConvNet):  # compiled code skips the model's own checks
+                return self.model.guarded(lambda: self._run(x), x)
             return self._run(x)
 
 
@@ -127,7 +151,7 @@ def prepare_for_inference(
     """A copy of ``model`` made fast for inference, in eval mode.
 
     Args:
-        dtype: ``torch.float32``, ``torch.bfloat16`` (autocast), ``torch.float16`` (GPU), or
+        dtype: ``torch.float32``, ``torch.bfloat16``, ``torch.float16`` (GPU), or
             ``"auto"``: bfloat16 where the device supports it natively, else float32.
         channels_last: NHWC memory layout (oneDNN and cuDNN's fastest convolutions).
         fold_bn: fold BatchNorm into the preceding conv (:func:`fold_conv_bn`).
@@ -151,6 +175,9 @@ def prepare_for_inference(
         fold_conv_bn(model, example)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if dtype != torch.float32:
+        model = model.to(dtype)
+        keep_classifier_fp32(model)
     return InferenceModel(model, dtype, channels_last, compile).eval()
 
 
