@@ -59,6 +59,18 @@ def test_prepare_keeps_the_original_and_checks_input() -> None:
         prepare_for_inference(model, dtype=torch.int8)
 
 
+@pytest.mark.parametrize("name", ["alexnet_cifar", "vgg11_lrn"])
+def test_bf16_path_runs_layers_without_bf16_kernels_in_fp32(name: str) -> None:
+    """LRN has no bf16 CPU kernel: the fast path runs it in fp32 and casts back."""
+    model = create_model(name).eval()
+    fast = prepare_for_inference(model, dtype=torch.bfloat16)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = model(x)
+    cosine = torch.nn.functional.cosine_similarity(ref, fast(x), dim=1)
+    assert cosine.min() > 0.99
+
+
 def _imagenet_sample() -> torch.Tensor:
     from PIL import Image
     from torchvision.transforms import v2

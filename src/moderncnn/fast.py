@@ -79,15 +79,22 @@ def fold_conv_bn(model: nn.Module, example: torch.Tensor) -> int:
     return len(pairs)
 
 
-class FP32(nn.Module):
-    """Runs ``module`` in fp32 inside a bf16/fp16 model: its classifier."""
+#: Layers with no bf16/fp16 CPU kernel (LRN runs an avg_pool3d), run in fp32 in place.
+FP32_ONLY: tuple[type[nn.Module], ...] = (nn.LocalResponseNorm,)
 
-    def __init__(self, module: nn.Module) -> None:
+
+class FP32(nn.Module):
+    """Runs ``module`` in fp32 inside a bf16/fp16 model; ``cast_back`` returns the input's
+    dtype (for a layer in the middle), otherwise fp32 (for the classifier)."""
+
+    def __init__(self, module: nn.Module, cast_back: bool = False) -> None:
         super().__init__()
         self.module = module.float()
+        self.cast_back = cast_back
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x.float())
+        out = self.module(x.float())
+        return out.to(x.dtype) if self.cast_back else out
 
 
 def keep_classifier_fp32(model: nn.Module) -> str | None:
@@ -178,6 +185,9 @@ def prepare_for_inference(
     if dtype != torch.float32:
         model = model.to(dtype)
         keep_classifier_fp32(model)
+        for name, m in list(model.named_modules()):
+            if isinstance(m, FP32_ONLY):
+                model.set_submodule(name, FP32(m, cast_back=True))
     return InferenceModel(model, dtype, channels_last, compile).eval()
 
 
