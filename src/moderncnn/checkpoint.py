@@ -128,7 +128,8 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     own = model.state_dict()
 
     unexpected = [k for k in state if k not in own]
-    absent = [k for k in unexpected if getattr(model, k.split(".")[0], 0) is None]
+    optional = getattr(model, "optional_parts", ())
+    absent = [k for k in unexpected if k.split(".")[0] in optional]
     if absent:  # optional parts the model was built without, e.g. GoogLeNet's aux heads
         parts = sorted({k.split(".")[0] for k in absent})
         log.warning(

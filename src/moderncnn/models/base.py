@@ -25,6 +25,9 @@ class ConvNet(nn.Module):
     model_name: str = ""
     #: Options the model was created with (for the registry's smallest-input search).
     model_options: dict[str, object] = {}  # noqa: RUF012  (replaced, never mutated)
+    #: Top-level parts a model may be built without (GoogLeNet's ``aux1``/``aux2``): their
+    #: tensors in a weights file are dropped with a message instead of refused.
+    optional_parts: tuple[str, ...] = ()
     #: Smallest height/width the network accepts, when known; otherwise it is looked up in the
     #: registry only after a forward pass fails, so the check costs nothing on good input.
     min_input_size: int | None = None

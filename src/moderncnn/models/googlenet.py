@@ -166,6 +166,8 @@ class GoogLeNet(ConvNet):
             torchvision's released weights expect.
     """
 
+    optional_parts = ("aux1", "aux2")
+
     def __init__(
         self,
         num_classes: int = 1000,
