@@ -7,7 +7,8 @@ layout; bf16 stores weights and activations in bfloat16 (8 bits of mantissa; one
 cuDNN accumulate in fp32), which is why it is used only where the CPU/GPU has native bf16
 support, why the classifier stays fp32, and why its accuracy is tested separately
 (``tests/test_fast.py``). The weights are converted once, not cast on every call as autocast
-would: at batch 1 that cast alone made VGG-16 (138M weights) slower than fp32.
+would: at batch 1 that per-call cast of VGG-16's 138M weights costs more than a third of
+its speed-up (docs/benchmarks.md).
 """
 
 from __future__ import annotations
