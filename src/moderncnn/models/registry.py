@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from moderncnn.errors import InputShapeError, ModernCNNError, UnknownModelError
+from moderncnn.errors import ModernCNNError, UnknownModelError
 from moderncnn.models.base import ConvNet
 
 Builder = Callable[..., ConvNet]
@@ -175,7 +175,6 @@ def create_model(
 
 
 __all__ = [
-    "InputShapeError",
     "ModelInfo",
     "count_params",
     "create_model",
