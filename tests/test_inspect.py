@@ -7,6 +7,7 @@ output unit are exactly its receptive field.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -16,11 +17,16 @@ from torch import nn
 from moderncnn import create_model, list_models
 from moderncnn.cli import main
 from moderncnn.errors import InputShapeError, ModernCNNError, UnknownModelError
-from moderncnn.inspect import feature_field, parse_input_size, summarize
+from moderncnn.inspect import count_params, feature_field, parse_input_size, summarize
 from moderncnn.models.base import ConvNet
 from moderncnn.models.densenet import DenseNet
-from moderncnn.models.googlenet import INCEPTION_TABLE, BasicConv2d, GoogLeNet, Inception
-from moderncnn.models.registry import count_params
+from moderncnn.models.googlenet import (
+    INCEPTION_TABLE,
+    VARIANTS,
+    BasicConv2d,
+    GoogLeNet,
+    Inception,
+)
 from moderncnn.models.resnet import Bottleneck, ResNet
 from moderncnn.models.vgg import CONFIGS, make_layers
 
@@ -89,7 +95,8 @@ def test_receptive_fields_resnet50_googlenet() -> None:
     paper = _fields("googlenet_paper", depth=1)
     assert paper["inception5b"] == 715
     with torch.device("meta"):
-        pool2 = GoogLeNet(batch_norm=False, kernel_5x5=5, lrn=True, pool4_kernel=2).eval()
+        variant = dataclasses.replace(VARIANTS["paper"], pool4_kernel=2)
+        pool2 = GoogLeNet(variant, 1000, 3, aux_logits=False, drop_rate=0.4).eval()
     assert feature_field(pool2, (3, 224, 224)).size == 699
 
 
@@ -159,11 +166,30 @@ SMALL = {  # builder, input size (large enough that the centre unit's field is n
     ),
     "resnet20": (lambda: create_model("resnet20"), (3, 129, 129)),  # option-A shortcuts
     "bottleneck_resnet": (  # ImageNet stem, projection shortcuts, stride in the 3x3
-        lambda: ResNet(Bottleneck, (1, 1, 1, 1), widths=(4, 4, 4, 4)),
+        lambda: ResNet(
+            Bottleneck,
+            (1, 1, 1, 1),
+            1000,
+            3,
+            shortcut="B",
+            preact=False,
+            zero_init_residual=False,
+            widths=(4, 4, 4, 4),
+        ),  # fmt: skip
         (3, 224, 224),
     ),
     "densenet_bc_small": (
-        lambda: DenseNet(4, (2, 2, 2), 8, bn_size=2, num_classes=10),
+        lambda: DenseNet(
+            4,
+            (2, 2, 2),
+            8,
+            bn_size=2,
+            num_classes=10,
+            in_chans=3,
+            drop_rate=0.0,
+            memory_efficient=False,
+            init="torchvision",
+        ),  # fmt: skip
         (3, 224, 224),
     ),
     "inception_small": (_small_inception, (3, 160, 160)),
@@ -206,7 +232,10 @@ def test_summary_rows_add_up() -> None:
 def test_summary_auxiliary_heads_and_depth() -> None:
     s = summarize("googlenet_paper", depth=2)
     rows = {layer.name: layer for layer in s.layers}
-    assert s.params == count_params("googlenet_paper") == 13_378_280
+    # Table 1's network has 6,998,552 parameters; the aux heads are counted apart (Sec. 5).
+    assert (s.params, s.aux_params) == count_params("googlenet_paper") == (6_998_552, 6_379_728)
+    assert s.to_dict()["aux_params"] == 6_379_728
+    assert s.params + s.aux_params == sum(layer.params for layer in s.layers)
     assert rows["aux1"].output_shape is None and rows["aux1"].params > 0  # not run in eval
     assert "inception3a.branch3" in rows and "inception3a.branch3.1" not in rows
     assert rows["inception3a.branch3"].field.size == 27 + 4 * 8  # 5x5 at jump 8
@@ -220,10 +249,11 @@ def test_summary_non_square_input() -> None:
     assert rows["avgpool"].field.jump == (32, 48)  # 9 -> 6 adaptive pooling: mean stride
 
 
-#: Deeper copies of builders that other entries run (each costs seconds on this machine,
-#: mostly create_model's search for the smallest input); checked by hand instead.
+#: Deeper copies of builders that other entries run (each costs seconds on this machine);
+#: checked by hand instead.
 DEEP_COPIES = {
     "resnet1202",
+    "preact_resnet1001",
     "densenet169",
     "densenet201",
     "densenet100_k24",
@@ -235,7 +265,7 @@ DEEP_COPIES = {
 @pytest.mark.parametrize("name", [n for n in list_models() if n not in DEEP_COPIES])
 def test_every_registered_model_summarises(name: str) -> None:
     s = summarize(name, depth=1)
-    assert s.params == count_params(name)
+    assert (s.params, s.aux_params) == count_params(name)
     assert s.macs > 0 and s.field is not None
     assert s.field.size >= max(s.input[1:]) / 8  # the features see a good part of the image
 

@@ -1,19 +1,36 @@
-"""Every registered model: forward at a small size, finite outputs, a gradient for every
-parameter, and ``num_classes`` / ``in_chans`` honoured."""
+"""Every registered model: forward and backward at a small size, the registry's facts
+(parameters, smallest input) recounted, the head API, and symbolic tracing."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
+from torch import nn
+from torch.fx import symbolic_trace
+from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
 from moderncnn import create_model, list_models, model_info
-from moderncnn.models.registry import min_input_size
+from moderncnn.errors import InputShapeError
+from moderncnn.inspect import count_params, min_input_size
+from moderncnn.models.registry import builder_options, get_builder, register_model
+
+ZOO = [n for n in list_models() if model_info(n).family != "test"]  # tests register one
+#: The two deepest networks: the same builders as resnet110 / preact_resnet164 with more
+#: blocks, and each costs tens of seconds here to trace or probe.
+DEEPEST = {"resnet1202", "preact_resnet1001"}
 
 
-@pytest.mark.parametrize("name", list_models())
+def _size(name: str) -> int:
+    info = model_info(name)
+    return max(info.min_input_size, 32 if info.dataset == "cifar10" else 64)
+
+
+@pytest.mark.parametrize("name", ZOO)
 def test_forward_backward_with_custom_classes_and_channels(name: str) -> None:
     model = create_model(name, num_classes=7, in_chans=2).train()
-    size = max(min_input_size(name, 2), 32 if model_info(name).dataset == "cifar10" else 64)
+    size = max(_size(name), min_input_size(name, 2, training=True) if model.aux_parts else 0)
     x = torch.randn(2, 2, size, size)
     out = model(x)
     outputs = out if isinstance(out, tuple) else (out,)  # GoogLeNet's auxiliary heads
@@ -25,12 +42,16 @@ def test_forward_backward_with_custom_classes_and_channels(name: str) -> None:
     assert not no_grad, f"parameters without gradient: {no_grad[:5]}"
 
 
-@pytest.mark.parametrize("name", ["resnet20", "alexnet", "densenet121", "googlenet_paper"])
-def test_default_classes_follow_the_dataset(name: str) -> None:
-    with torch.device("meta"):
-        model = create_model(name)
-    expected = 10 if model_info(name).dataset == "cifar10" else 1000
-    assert model.num_classes == expected == model_info(name).num_classes
+@pytest.mark.parametrize("name", ZOO)
+def test_registered_facts_are_measured(name: str) -> None:
+    """The registry records parameters and the smallest input, as torchvision's weights
+    record ``num_params`` and ``min_size``; both are recounted from the built network."""
+    info = model_info(name)
+    assert (info.params, info.aux_params) == count_params(name)
+    if name not in DEEPEST:
+        assert info.min_input_size == min_input_size(name)
+    builder, _ = get_builder(name)
+    assert info.options == builder_options(builder)
 
 
 def test_min_input_sizes() -> None:
@@ -40,4 +61,99 @@ def test_min_input_sizes() -> None:
     assert min_input_size("vgg16") == 32  # five 2x2/2 pools
     assert min_input_size("resnet20") == 1
     assert min_input_size("densenet_bc100_k12") == 4  # two 2x2 average pools
-    assert min_input_size("googlenet_paper") > min_input_size("googlenet_paper", aux_logits=False)
+    # Sec. 5: the auxiliary heads' 5x5/3 average pools need 4a's map to be 5 pixels.
+    assert min_input_size("googlenet_paper", training=True) == 79
+    assert min_input_size("googlenet_paper", training=True, aux_logits=False) == 31
+
+
+@pytest.mark.parametrize("name", ["resnet20", "alexnet", "densenet121", "googlenet_paper"])
+def test_default_classes_follow_the_dataset(name: str) -> None:
+    with torch.device("meta"):
+        model = create_model(name)
+    expected = 10 if model_info(name).dataset == "cifar10" else 1000
+    assert model.num_classes == expected == model_info(name).num_classes
+
+
+def test_list_models_sorts_naturally() -> None:
+    assert list_models("resnet1*") == ["resnet18", "resnet101", "resnet110", "resnet152",
+                                       "resnet1202"]  # fmt: skip
+    assert list_models("densenet*k12") == ["densenet40_k12", "densenet100_k12",
+                                           "densenet_bc100_k12"]  # fmt: skip
+
+
+def test_options_come_from_the_builders_signature() -> None:
+    assert model_info("resnet50").options == {
+        "shortcut": "B", "stride_in_1x1": False, "preact": False, "zero_init_residual": False,
+    }  # fmt: skip
+    assert model_info("densenet121").options["init"] == "torchvision"
+    assert model_info("densenet264").options["init"] == "paper"  # not a torchvision variant
+    assert model_info("plain20").options == {}
+    with pytest.raises(TypeError, match="needs a default"):
+        register_model(
+            name="bad", family="test", paper="-", year=2026, depth=1, input_size=(3, 8, 8),
+            dataset="cifar10", num_classes=10,
+        )(lambda num_classes, in_chans, width: None)  # fmt: skip
+
+
+def test_one_dropout_option_name() -> None:
+    """Every family with dropout calls its option ``drop_rate`` (timm's name)."""
+    with_dropout = {n for n in ZOO if "drop_rate" in model_info(n).options}
+    families = {model_info(n).family for n in with_dropout}
+    assert families == {"alexnet", "vgg", "googlenet", "densenet"}
+    assert not any("dropout" in model_info(n).options for n in ZOO)
+    drops = [m.p for m in create_model("vgg16", drop_rate=0.3).modules()
+             if isinstance(m, nn.Dropout)]  # fmt: skip
+    assert drops == [0.3, 0.3]
+    assert create_model("googlenet_paper", drop_rate=0.1).dropout.p == 0.1
+    assert create_model("alexnet_paper", drop_rate=0.2).classifier.drop6.p == 0.2
+
+
+@pytest.mark.parametrize("name", ["alexnet", "alexnet_paper", "vgg11", "vgg11_cifar",
+                                  "googlenet", "resnet20", "densenet40_k12"])  # fmt: skip
+def test_head_api(name: str) -> None:
+    """timm's head API on a declared classifier: get_classifier, num_features,
+    forward_head(pre_logits=True), reset_classifier(n) and reset_classifier(0)."""
+    model = create_model(name).eval()
+    fc = model.get_classifier()
+    assert isinstance(fc, nn.Linear) and fc.out_features == model.num_classes
+    assert fc.in_features == model.num_features
+    x = torch.randn(2, 3, _size(name), _size(name))
+    with torch.no_grad():
+        feats = model.forward_head(model.forward_features(x), pre_logits=True)
+        assert feats.shape == (2, model.num_features)
+        torch.testing.assert_close(fc(feats), model(x), rtol=0, atol=0)
+    model.reset_classifier(5)
+    assert model.num_classes == 5 and model.get_classifier().out_features == 5
+    assert model(x).shape == (2, 5)
+    model.reset_classifier(0)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), feats, rtol=0, atol=0)
+
+
+def test_googlenet_declares_its_auxiliary_classifiers() -> None:
+    """With 1024 classes the aux heads' fc1 (2048 -> 1024) looks like a classifier; the
+    declared heads are fc, aux1.fc2 and aux2.fc2, and reset_classifier resizes all three."""
+    model = create_model("googlenet", num_classes=1024, aux_logits=True)
+    assert set(model.classifier_widths) == {"fc", "aux1.fc2", "aux2.fc2"}
+    assert model.get_classifier() is model.fc
+    model.reset_classifier(3)
+    assert [o.shape for o in model.train()(torch.randn(2, 3, 64, 64))] == [(2, 3)] * 3
+
+
+@pytest.mark.parametrize("name", [n for n in ZOO if n not in DEEPEST])
+def test_symbolic_trace_and_feature_extraction(name: str) -> None:
+    """torch.fx traces every model (the input check is one recorded call), and torchvision's
+    create_feature_extractor returns the last feature map."""
+    model = create_model(name).eval()
+    x = torch.randn(1, 3, _size(name), _size(name))
+    traced = symbolic_trace(model)
+    with warnings.catch_warnings():  # eval-mode nodes are a subsequence of training's
+        warnings.simplefilter("ignore", UserWarning)
+        _, eval_nodes = get_graph_node_names(model)
+        extractor = create_feature_extractor(model, {eval_nodes[-1]: "logits"})
+    with torch.no_grad():
+        expected = model(x)
+        torch.testing.assert_close(traced(x), expected, rtol=0, atol=0)
+        torch.testing.assert_close(extractor(x)["logits"], expected, rtol=0, atol=0)
+    with pytest.raises(InputShapeError, match="input channels"):  # the check survives tracing
+        traced(torch.randn(1, 2, _size(name), _size(name)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -10,7 +11,9 @@ from torch import nn
 
 from conftest import n_params
 from moderncnn import create_model, list_models, model_info
+from moderncnn.errors import ModernCNNError
 from moderncnn.models.layers import paper_lrn
+from moderncnn.models.registry import get_builder
 from moderncnn.models.resnet import ZeroPadShortcut
 
 #: Parameter counts at the default classes (1000 ImageNet, 10 CIFAR), from the issue/papers.
@@ -24,7 +27,7 @@ PARAMS = {
     "vgg16": 138_357_544,
     "vgg19": 143_667_240,
     "googlenet": 6_624_904,
-    "googlenet_paper": 13_378_280,  # with its two auxiliary heads (the default)
+    "googlenet_paper": 6_998_552,  # Table 1's network; its aux heads are counted apart
     "resnet20": 269_722,
     "resnet32": 464_154,
     "resnet44": 658_586,
@@ -44,12 +47,20 @@ PARAMS = {
 def test_parameter_count(name: str) -> None:
     with torch.device("meta"):
         model = create_model(name)
-    assert n_params(model) == PARAMS[name]
+    assert model.num_params() == model_info(name).params == PARAMS[name]
 
 
-def test_googlenet_without_aux_heads() -> None:
+def test_googlenet_counts_the_inference_network() -> None:
+    """Sec. 5: the auxiliary classifiers are "discarded at inference time"; Table 1's network
+    has 6,998,552 parameters, the two heads 6,379,728 more."""
+    info = model_info("googlenet_paper")
+    assert (info.params, info.aux_params) == (6_998_552, 6_379_728)
+    with_aux = create_model("googlenet_paper")
+    assert n_params(with_aux) == 6_998_552 + 6_379_728
     assert n_params(create_model("googlenet_paper", aux_logits=False)) == 6_998_552
-    assert n_params(create_model("googlenet", aux_logits=True)) == 13_004_888
+    tv = create_model("googlenet", aux_logits=True)
+    assert (tv.num_params(), tv.num_params(aux=True)) == (6_624_904, 6_379_984)
+    assert (model_info("googlenet").params, model_info("googlenet").aux_params) == (6_624_904, 0)
 
 
 def test_plain_networks_have_the_resnets_parameters() -> None:
@@ -69,7 +80,8 @@ def _weight_layers(model: nn.Module) -> int:
 @pytest.mark.parametrize(
     "name",
     ["alexnet_paper", "vgg11", "vgg16_c", "vgg19", "resnet18", "resnet56", "resnet152",
-     "plain110", "densenet121", "densenet264", "densenet40_k12", "densenet_bc100_k12"],
+     "plain110", "preact_resnet164", "densenet121", "densenet264", "densenet40_k12",
+     "densenet_bc100_k12"],
 )  # fmt: skip
 def test_weight_layers_equal_the_depth_in_the_name(name: str) -> None:
     with torch.device("meta"):
@@ -104,6 +116,7 @@ def test_alexnet_paper_geometry_and_init() -> None:
     fcs = [m for m in model.classifier if isinstance(m, nn.Linear)]
     assert [m.bias.unique().tolist() for m in fcs] == [[1.0], [1.0], [0.0]]
     assert [m.p for m in model.classifier if isinstance(m, nn.Dropout)] == [0.5, 0.5]
+    assert model.classifier.fc8 is model.get_classifier()
     assert isinstance(f.norm1, nn.LocalResponseNorm) and isinstance(f.norm2, nn.LocalResponseNorm)
 
 
@@ -252,9 +265,8 @@ def test_cifar_members_of_the_first_three_families() -> None:
 
 
 def _builder_doc(name: str) -> str:
-    from moderncnn.models.registry import _lookup
-
-    return _lookup(name)[0].__doc__ or ""
+    builder, _ = get_builder(name)
+    return getattr(builder, "func", builder).__doc__ or ""
 
 
 def test_every_family_is_present() -> None:
@@ -264,6 +276,141 @@ def test_every_family_is_present() -> None:
         resnet32 resnet44 resnet56 resnet110 resnet1202 plain20 plain32 plain44 plain56 plain110
         densenet121 densenet161 densenet169 densenet201 densenet264 densenet40_k12
         densenet100_k12 densenet100_k24 densenet_bc100_k12 densenet_bc250_k24
-        densenet_bc190_k40"""
+        densenet_bc190_k40 preact_resnet164 preact_resnet1001"""
     zoo = [n for n in list_models() if model_info(n).family != "test"]  # tests register one
-    assert sorted(expected.split()) == zoo
+    assert sorted(expected.split()) == sorted(zoo)
+
+
+# -- details checked against each paper and its authors' code (issue 8) -----------------------
+
+
+@pytest.mark.parametrize("name", ["alexnet_paper", "alexnet_cifar"])
+def test_alexnet_drops_the_outputs_of_fc6_and_fc7(name: str) -> None:
+    """AlexNet Sec. 4.2 ("dropout in the first two fully-connected layers"; bvlc_alexnet's
+    drop6/drop7 follow relu6/relu7): dropout acts on fc6's and fc7's outputs, never on pool5's
+    features, which reach fc6 whole."""
+    model = create_model(name).train()
+    names = [n for n, _ in model.classifier.named_children()]
+    assert names == ["fc6", "act6", "drop6", "fc7", "act7", "drop7", "fc8"]
+    seen = {}
+    model.classifier.fc6.register_forward_pre_hook(lambda m, a: seen.update(fc6=a[0]))
+    model.classifier.fc7.register_forward_pre_hook(lambda m, a: seen.update(fc7=a[0]))
+    size = model_info(name).input_size[1]
+    x = torch.rand(4, 3, size, size)
+    model(x)
+    pool5 = torch.flatten(model.avgpool(model.features(x)), 1)
+    torch.testing.assert_close(seen["fc6"], pool5, rtol=0, atol=0)  # not dropped
+    assert 0.4 < (seen["fc7"] == 0).float().mean() < 0.8  # ReLU zeros plus half the rest
+    # torchvision's alexnet keeps its own order (dropout before fc6 and fc7) for its weights.
+    assert [type(m).__name__ for m in create_model("alexnet").classifier][:2] == [
+        "Dropout", "Linear"]  # fmt: skip
+
+
+def test_vgg_initialisations() -> None:
+    """VGG Sec. 3.1: random init "from a normal distribution with the zero mean and 10^-2
+    variance", zero biases (init="paper"); the default is torchvision's He init."""
+    paper = create_model("vgg11", init="paper")
+    conv, fc = paper.features[3], paper.classifier[0]
+    for layer in (conv, fc):
+        assert abs(layer.weight.std().item() - 0.1) < 0.002
+        assert layer.bias.abs().sum() == 0
+    tv = create_model("vgg11").features[3]  # 128 x 64 x 3 x 3: fan_out 128 * 9
+    assert abs(tv.weight.std().item() - math.sqrt(2 / (128 * 9))) < 0.002
+    with pytest.raises(ModernCNNError, match="init must be one of torchvision, paper"):
+        create_model("vgg11", init="xavier")
+
+
+def test_googlenet_paper_uses_bvlc_fillers() -> None:
+    """The paper names no initialisation; googlenet_paper uses BVLC's bvlc_googlenet
+    reproduction: Caffe's "xavier" filler, U(-a, a) with a = sqrt(3 / fan_in), biases 0.2 in
+    convs and the aux heads' fc1, 0 in the three classifiers."""
+    model = create_model("googlenet_paper")
+    conv = model.inception4e.branch2[1].conv  # 320 x 160 x 3 x 3
+    bound = math.sqrt(3 / (160 * 9))
+    assert conv.weight.abs().max() <= bound
+    assert abs(conv.weight.std().item() - bound / math.sqrt(3)) < 0.001
+    for bias in (conv.bias, model.aux1.fc1.bias):
+        torch.testing.assert_close(bias, torch.full_like(bias, 0.2), rtol=0, atol=0)
+    for fc in (model.fc, model.aux1.fc2, model.aux2.fc2):
+        assert fc.bias.abs().sum() == 0
+
+
+def test_googlenet_lrn_sits_after_pool1_and_the_stem_3x3() -> None:
+    """Figure 3 (and bvlc_googlenet): conv 7x7/2, max pool, LRN, conv 1x1, conv 3x3, LRN,
+    max pool."""
+    model = create_model("googlenet_paper").eval()
+    order = []
+    for name in ("conv1", "maxpool1", "norm1", "conv2", "conv3", "norm2", "maxpool2"):
+        model.get_submodule(name).register_forward_hook(lambda m, a, o, n=name: order.append(n))
+    with torch.no_grad():
+        model(torch.randn(1, 3, 64, 64))
+    assert order == ["conv1", "maxpool1", "norm1", "conv2", "conv3", "norm2", "maxpool2"]
+    assert create_model("googlenet").norm1 is None  # torchvision's has no LRN
+
+
+def test_densenet_initialisations() -> None:
+    """DenseNet Sec. 4.2 cites He et al.'s init; the authors' code (densenet.lua, from
+    fb.resnet.torch) draws conv weights from N(0, 2 / (k*k*out)), fan_out. torchvision's
+    variants keep torchvision's fan_in."""
+    conv = create_model("densenet121", init="paper").features.conv0  # 64 x 3 x 7 x 7
+    assert abs(conv.weight.std().item() - math.sqrt(2 / (64 * 49))) < 0.001
+    conv = create_model("densenet121").features.conv0
+    assert abs(conv.weight.std().item() - math.sqrt(2 / (3 * 49))) < 0.005
+    assert model_info("densenet_bc100_k12").options["init"] == "paper"
+    assert create_model("densenet40_k12").classifier.bias.abs().sum() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("resnet20", {}), ("resnet20", {"preact": True}), ("resnet50", {}),
+     ("resnet50", {"preact": True}), ("preact_resnet164", {})],
+)  # fmt: skip
+def test_zero_init_residual_starts_every_block_as_its_shortcut(name: str, options: dict) -> None:
+    """Goyal et al. 2017: with the residual branch at zero, a block without a projection is
+    the identity (after the ReLU that follows the addition in post-activation blocks)."""
+    model = create_model(name, zero_init_residual=True, **options).eval()
+    blocks = [b for stage in model.stages() for b in stage if b.downsample is None]
+    assert len(blocks) > 3
+    for block in blocks:
+        x = torch.randn(2, block.conv1.in_channels, 8, 8)
+        expected = x if options.get("preact") or name.startswith("preact") else x.relu()
+        with torch.no_grad():
+            torch.testing.assert_close(block(x), expected, rtol=0, atol=0)
+
+
+def test_reported_errors_name_their_variant() -> None:
+    """ResNet Table 2 reports ResNet-18 with option A shortcuts; Table 3 reports ResNet-34
+    with option B (the default) and ResNet-50/101/152 with the v1 bottleneck (stride in the
+    first 1x1 conv), while the default is torchvision's v1.5."""
+    r18 = model_info("resnet18").reported_error
+    assert (r18.top1, r18.top5) == (27.88, None) and "shortcut='A'" in r18.variant
+    r34 = model_info("resnet34").reported_error
+    assert (r34.top1, r34.top5, r34.variant) == (24.52, 7.46, "")
+    for depth in (50, 101, 152):
+        assert "stride_in_1x1=True" in model_info(f"resnet{depth}").reported_error.variant
+    assert "alexnet_paper" in model_info("alexnet").reported_error.variant
+    assert "googlenet_paper" in model_info("googlenet").reported_error.variant
+
+
+def test_preact_cifar_networks() -> None:
+    """ "Identity Mappings" (He et al. 2016), appendix and Table 4: 9n+2 layers of bottleneck
+    pre-activation units (16-32-64 planes, x4 outputs), projections on the pre-activated
+    input where the shape changes, a final BN-ReLU; 1.7M and 10.2M parameters. Built unit for
+    unit as the authors' resnet-pre-act.lua, ResNet-1001 has 10,327,706 parameters, or
+    10,178,490 without BN: the paper's 10.2M counts weights only."""
+    model = create_model("preact_resnet164")
+    assert [len(s) for s in model.stages()] == [18, 18, 18]
+    firsts = [s[0] for s in model.stages()]
+    assert all(isinstance(b.downsample, nn.Conv2d) for b in firsts)  # a bare 1x1 conv
+    assert [b.downsample.out_channels for b in firsts] == [64, 128, 256]
+    assert isinstance(model.final_norm, nn.BatchNorm2d) and model.fc.in_features == 256
+    assert model.forward_features(torch.randn(2, 3, 32, 32)).shape == (2, 256, 8, 8)
+    with torch.device("meta"):
+        deep = create_model("preact_resnet1001")
+    weights = sum(
+        p.numel() for m in deep.modules() if isinstance(m, nn.Conv2d | nn.Linear)
+        for p in m.parameters()
+    )  # fmt: skip
+    assert (deep.num_params(), weights) == (10_327_706, 10_178_490)
+    errors = [model_info(f"preact_resnet{d}").reported_error.top1 for d in (164, 1001)]
+    assert errors == [5.46, 4.92]

@@ -16,12 +16,18 @@ class TinyNet(ConvNet):
             nn.Conv2d(in_chans, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4)
         )
         self.fc = nn.Linear(8 * 8 * 8, num_classes)
+        self.num_features = 8 * 8 * 8
+        self.classifier_widths = {"fc": self.num_features}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self.features(self.check_input(x))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(x, 1))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(x, 1)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
 
 
 if "tiny_test_net" not in list_models():

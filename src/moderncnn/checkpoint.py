@@ -2,8 +2,8 @@
 
 Loading accounts for every tensor: keys are taken as they are or mapped (a DDP ``module.``
 prefix, torchvision's old DenseNet names; BN step counters absent from old files start at 0),
-tensors for parts the model was built without (GoogLeNet's auxiliary heads) are dropped with
-a message, a classifier of another size is
+tensors for training-only parts the model was built without (GoogLeNet's auxiliary heads)
+are dropped with a message, classifiers of another size (each model declares its own) are
 skipped with a message (fine-tuning), and anything else that does not fit is an error that
 names the missing and unexpected keys.
 """
@@ -24,6 +24,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from moderncnn.errors import CheckpointError
+from moderncnn.models.base import ConvNet
 
 log = logging.getLogger("moderncnn")
 
@@ -105,17 +106,6 @@ def _map_key(key: str) -> str:
     return m.group(1) + m.group(2) if m else key
 
 
-def _head_keys(model: nn.Module) -> set[str]:
-    """State-dict keys of the linear classifiers (out_features == num_classes)."""
-    n = getattr(model, "num_classes", None)
-    return {
-        f"{name}.{p}"
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Linear) and m.out_features == n
-        for p in ("weight", "bias")
-    }
-
-
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     """Load a torchvision ``.pth`` or a moderncnn ``.safetensors`` file into ``model``.
 
@@ -128,9 +118,9 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     own = model.state_dict()
 
     unexpected = [k for k in state if k not in own]
-    optional = getattr(model, "optional_parts", ())
+    optional = getattr(model, "aux_parts", ())
     absent = [k for k in unexpected if k.split(".")[0] in optional]
-    if absent:  # optional parts the model was built without, e.g. GoogLeNet's aux heads
+    if absent:  # training-only parts the model was built without (GoogLeNet's aux heads)
         parts = sorted({k.split(".")[0] for k in absent})
         log.warning(
             "%s: ignored %d tensors of %s: the model was built without them",
@@ -150,7 +140,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
             "is it a checkpoint for another architecture?"
         )
 
-    heads = _head_keys(model)
+    heads = model.classifier_keys() if isinstance(model, ConvNet) else set()
     mismatched = [k for k in own if state[k].shape != own[k].shape]
     if mismatched and set(mismatched) <= heads:  # another number of classes: fine-tune
         classes = state[mismatched[0]].shape[0]

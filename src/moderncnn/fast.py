@@ -98,18 +98,13 @@ class FP32(nn.Module):
         return out.to(x.dtype) if self.cast_back else out
 
 
-def keep_classifier_fp32(model: nn.Module) -> str | None:
-    """Wrap the last linear layer that produces the logits in :class:`FP32` (in place, after
-    the model was converted to bf16/fp16) and return its name. Logits are where reduced
-    precision flips close decisions; the final layer is a small share of the compute (4M of
-    VGG-16's 138M weights)."""
-    num_classes = getattr(model, "num_classes", None)
-    name = None
-    for n, m in model.named_modules():
-        if isinstance(m, nn.Linear) and m.out_features == num_classes:
-            name = n
-    if name is not None:
-        model.set_submodule(name, FP32(model.get_submodule(name)))
+def keep_classifier_fp32(model: ConvNet) -> str:
+    """Wrap the model's main classifier (the layer that produces the logits) in :class:`FP32`
+    (in place, after the model was converted to bf16/fp16) and return its name. Logits are
+    where reduced precision flips close decisions; the final layer is a small share of the
+    compute (4M of VGG-16's 138M weights)."""
+    name = next(iter(model.classifier_widths))
+    model.set_submodule(name, FP32(model.get_submodule(name)))
     return name
 
 
@@ -142,8 +137,8 @@ class InferenceModel(nn.Module):
         else:
             freezing = nullcontext()
         with freezing:
-            if isinstance(self.model, ConvNet):  # compiled code skips the model's own checks
-                return self.model.guarded(lambda: self._run(x), x)
+            if isinstance(self.model, ConvNet):  # a clear error before any compilation
+                self.model.check_input(x)
             return self._run(x)
 
 
@@ -185,7 +180,8 @@ def prepare_for_inference(
         model = model.to(memory_format=torch.channels_last)
     if dtype != torch.float32:
         model = model.to(dtype)
-        keep_classifier_fp32(model)
+        if isinstance(model, ConvNet):
+            keep_classifier_fp32(model)
         for name, m in list(model.named_modules()):
             if isinstance(m, FP32_ONLY):
                 model.set_submodule(name, FP32(m, cast_back=True))

@@ -1,25 +1,43 @@
 """``moderncnn`` command line: thin wrappers that parse, call the library and print.
 
-Each command lives in its own module with ``register(subparsers)`` adding a parser whose
-``func(args) -> int`` runs it. Bad input (:class:`moderncnn.errors.ModernCNNError`) prints
+Each command lives in a module with ``register(subparsers)`` adding its parsers, whose
+``func(args) -> int`` runs the command. Only the module of the command being run is imported
+(the others get a one-line placeholder parser from :data:`COMMANDS`), so ``moderncnn --help``
+starts without importing torch. Bad input (:class:`moderncnn.errors.ModernCNNError`) prints
 one line and exits 2, like argparse's own usage errors.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from moderncnn import __version__
-from moderncnn.cli import bench, evaluate, inspect, plot, train, zoo
 from moderncnn.errors import ModernCNNError
 
-COMMANDS = [zoo, inspect, train, evaluate, plot, bench]
+#: command -> (module in moderncnn.cli that registers it, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "models": ("zoo", "list the model zoo with parameter counts"),
+    "summary": ("inspect", "per-layer table: shapes, parameters, MACs, receptive fields, memory"),
+    "compare": ("inspect", "the lecture's comparison: parameters, MACs, receptive field, latency"),
+    "explain": ("inspect", "the lecture's worked examples, computed from real modules"),
+    "train": ("train", "train a model with its paper's recipe"),
+    "eval": ("evaluate", "evaluate weights on a data set (centre crop or 10-crop)"),
+    "plot": ("plot", "plot error-vs-epoch curves of training runs"),
+    "bench": ("bench", "time moderncnn's fast path against torchvision's model"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def add_command(sub: argparse._SubParsersAction, name: str, **kwargs: object):
+    """The parser of command ``name``, with its help line from :data:`COMMANDS`."""
+    return sub.add_parser(name, help=COMMANDS[name][1], **kwargs)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; the command named in ``argv`` (if any) gets its full set of options."""
     parser = argparse.ArgumentParser(
         prog="moderncnn",
         description="The modern CNNs (AlexNet, VGG, GoogLeNet, ResNet, DenseNet): build, "
@@ -27,15 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"moderncnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS:
-        module.register(sub)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    full = COMMANDS[chosen][0] if chosen in COMMANDS else None
+    if full is not None:
+        importlib.import_module(f"moderncnn.cli.{full}").register(sub)
+    for name, (module, _) in COMMANDS.items():
+        if module != full:
+            add_command(sub, name)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except ModernCNNError as e:

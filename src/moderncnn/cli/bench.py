@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 
 from moderncnn.bench import MODES, REFERENCES, bench
+from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json
 from moderncnn.inspect import parse_input_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "bench",
-        help="time moderncnn's fast path against torchvision's model",
         description="Time moderncnn's fast path and a reference (torchvision's model, or the "
         "same model in fp32 contiguous eager) on the same input and threads, alternating runs; "
         "print medians, their ratio and achieved FLOP/s against the measured matmul rate.",

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import argparse
 
+from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
 from moderncnn.train.evaluate import evaluate_weights
 from moderncnn.train.plots import plot_confusion
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "eval",
-        help="evaluate weights on a data set (centre crop or 10-crop)",
         description="Evaluate MODEL with --weights on the test split of --data-dir (or the "
         "held-out validation split): top-1 / top-5 error, per-class accuracy, confusion matrix.",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
 from moderncnn.inspect import parse_input_size, summarize
 from moderncnn.inspect.compare import DEFAULT_MODELS, WARMUP_RUNS, compare, plot_comparison
@@ -24,7 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "summary",
         run_summary,
-        "per-layer table: shapes, parameters, MACs, receptive fields, memory",
         "Per-layer summary of a model at batch 1, measured from its modules "
         "(built on the meta device: nothing is allocated).",
     )
@@ -38,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "compare",
         run_compare,
-        "the lecture's comparison: parameters, MACs, receptive field, latency, error",
         "Compare models: year, depth, measured parameters, GMACs, final receptive field and "
         "CPU latency, next to the top-5 error each paper reports.",
     )
@@ -54,17 +53,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "explain",
         run_explain,
-        "the lecture's worked examples, computed from real modules",
         "3x3 stacks against 5x5, 1x1 reductions, GoogLeNet without its reductions, and the "
         "ILSVRC top-5 error history.",
     )
 
 
 def _command(
-    sub: argparse._SubParsersAction, name: str, func: Callable, brief: str, description: str
+    sub: argparse._SubParsersAction, name: str, func: Callable, description: str
 ) -> argparse.ArgumentParser:
     """A subcommand running ``func``, with ``--json``."""
-    p = sub.add_parser(name, help=brief, description=description)
+    p = add_command(sub, name, description=description)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=func)
     return p

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from moderncnn.cli import add_command
 from moderncnn.train.plots import METRICS, plot_curves
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "plot",
-        help="plot error-vs-epoch curves of training runs",
         description="Draw the training (dashed) and validation (solid) curves of each RUN_DIR's "
         "metrics.csv on one figure.",
     )

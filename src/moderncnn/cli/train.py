@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import os
 
+from moderncnn.cli import add_command
 from moderncnn.cli.output import print_table
 from moderncnn.errors import ConfigError
 from moderncnn.train import TrainConfig, load_run_config, resolve_config, train
@@ -20,9 +21,9 @@ _TYPES = {"int": int, "float": float, "str": str}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "train",
-        help="train a model with its paper's recipe",
         description="Train MODEL on CIFAR-10/100 (python format) or an ImageFolder tree with the "
         "recipe of its paper (or --recipe NAME|FILE.toml; 'fast' for a run of minutes). Flags "
         "override recipe values. The run directory gets config.toml, metrics.csv, tb/, "

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
 from moderncnn.models import list_models, model_info
-from moderncnn.models.registry import count_params
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "models",
-        help="list the model zoo with parameter counts",
-        description="List registered models: family, year, depth, "
-        "parameters, input size, torchvision match and the paper's error.",
+        description="List registered models: family, year, depth, parameters of the "
+        "inference network (and of training-only auxiliary heads), input size, torchvision "
+        "match and the error the paper reports.",
     )
     p.add_argument("pattern", nargs="?", help="fnmatch filter, e.g. 'resnet*'")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
@@ -25,18 +26,26 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for name in list_models(args.pattern):
         info = model_info(name)
-        err = info.reported_error or {}
+        if info.params is None:  # registered without its count: count it on meta
+            from moderncnn.inspect.probe import count_params
+
+            params, aux = count_params(name)
+        else:
+            params, aux = info.params, info.aux_params
+        err = info.reported_error
         rows.append(
             {
                 "name": name,
                 "family": info.family,
                 "year": info.year,
                 "depth": info.depth,
-                "params": count_params(name),
+                "params": params,
+                "aux_params": aux,
                 "input": list(info.input_size),
                 "torchvision": info.torchvision,
-                "top1_error": err.get("top1"),
-                "top5_error": err.get("top5"),
+                "top1_error": err.top1 if err else None,
+                "top5_error": err.top5 if err else None,
+                "error_variant": err.variant if err and err.variant else None,
             }
         )
     if args.json:
@@ -45,37 +54,40 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no model matches {args.pattern!r}")
         return 1
-    headers = [
-        "model",
-        "family",
-        "year",
-        "depth",
-        "params",
-        "input",
-        "torchvision",
-        "top-1 err %",
-        "top-5 err %",
-    ]
-    print_table(
-        headers,
+    marks: dict[str, str] = {}  # error variant -> footnote mark
+    for r in rows:
+        if r["error_variant"]:
+            marks.setdefault(r["error_variant"], f" [{len(marks) + 1}]")
+
+    def error(r: dict, key: str) -> str | None:
+        value = r[key]
+        if value is None:
+            return None
+        return f"{value:.2f}{marks.get(r['error_variant'], '')}"
+
+    headers = ["model", "family", "year", "depth", "params", "+aux (train)", "input",
+               "torchvision", "top-1 err %", "top-5 err %"]  # fmt: skip
+    table = [
         [
-            [
-                r["name"],
-                r["family"],
-                r["year"],
-                r["depth"],
-                r["params"],
-                "x".join(map(str, r["input"])),
-                r["torchvision"],
-                r["top1_error"],
-                r["top5_error"],
-            ]
-            for r in rows
-        ],
-        right=[False, False, False, True, True, False, False, True, True],
-    )
+            r["name"],
+            r["family"],
+            str(r["year"]),
+            str(r["depth"]),
+            r["params"],
+            f"+{r['aux_params']:,}" if r["aux_params"] else None,
+            "x".join(map(str, r["input"])),
+            r["torchvision"],
+            error(r, "top1_error"),
+            error(r, "top5_error"),
+        ]
+        for r in rows
+    ]
+    print_table(headers, table, right=[0, 0, 1, 1, 1, 1, 0, 0, 1, 1])
     print(
-        f"\n{len(rows)} models. Errors are the papers' own (see `model_info(name)` for the "
-        "protocol); parameters at the default number of classes."
+        f"\n{len(rows)} models. params: the inference network at the default number of classes;"
+        "\n+aux: training-only auxiliary heads built by default. Errors are the papers' own"
+        "\n(`model_info(name).reported_error` gives the protocol)."
     )
+    for variant, mark in marks.items():
+        print(f"{mark.strip()} reported for another variant than the default: {variant}")
     return 0

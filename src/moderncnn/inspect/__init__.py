@@ -3,7 +3,8 @@ receptive fields, memory), the lecture's comparison of the families, and its wor
 """
 
 from moderncnn.inspect.fields import INPUT_FIELD, Axis, Field, FieldTracker, feature_field
-from moderncnn.inspect.summary import Layer, Summary, build_meta, parse_input_size, summarize
+from moderncnn.inspect.probe import build_meta, count_params, min_input_size
+from moderncnn.inspect.summary import Layer, Summary, parse_input_size, summarize
 
 __all__ = [
     "INPUT_FIELD",
@@ -13,7 +14,9 @@ __all__ = [
     "Layer",
     "Summary",
     "build_meta",
+    "count_params",
     "feature_field",
+    "min_input_size",
     "parse_input_size",
     "summarize",
 ]

@@ -16,8 +16,9 @@ import torch
 from moderncnn.errors import ModernCNNError
 from moderncnn.inspect.fields import Field
 from moderncnn.inspect.history import ILSVRC_TOP5
-from moderncnn.inspect.summary import InputSize, summarize
-from moderncnn.models.registry import create_model, model_info
+from moderncnn.inspect.probe import InputSize
+from moderncnn.inspect.summary import summarize
+from moderncnn.models import create_model, model_info
 
 #: The lecture's line-up: one or two networks per family.
 DEFAULT_MODELS = ("alexnet", "vgg16", "vgg19", "googlenet", "resnet50", "resnet152", "densenet121")
@@ -129,7 +130,7 @@ def compare(
     for name in names:
         s = summarize(name, input_size, depth=0)
         info = model_info(name)
-        err = info.reported_error or {}
+        err = info.reported_error
         entries.append(
             Entry(
                 name=name,
@@ -140,8 +141,8 @@ def compare(
                 macs=s.macs,
                 field=s.field,
                 latency=None if runs is None else measure_latency(name, s.input, runs),
-                top5=err.get("top5"),  # type: ignore[arg-type]
-                protocol=err.get("protocol"),  # type: ignore[arg-type]
+                top5=err.top5 if err else None,
+                protocol=err.protocol if err else None,
             )
         )
     return Comparison(entries, torch.__version__, torch.get_num_threads(), runs)

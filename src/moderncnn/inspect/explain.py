@@ -8,7 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from moderncnn.inspect.summary import InputSize, Summary, build_meta, summarize
+from moderncnn.inspect.probe import InputSize, build_meta
+from moderncnn.inspect.summary import Summary, summarize
 from moderncnn.models.googlenet import BasicConv2d, GoogLeNet, Inception
 
 #: The map the two convolution examples run on: 128 channels, 28x28 pixels.

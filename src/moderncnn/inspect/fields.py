@@ -268,16 +268,15 @@ def probe_input(model: nn.Module, input_size: tuple[int, int, int]) -> torch.Ten
 @contextmanager
 def last_maps(model: nn.Module) -> Iterator[list[torch.Tensor]]:
     """Collect each forward pass's last spatial map while active: the input of a
-    :class:`ConvNet`'s ``forward_head`` (what ``forward_features`` returned, also for
-    GoogLeNet, whose ``forward`` skips ``forward_features``), the output of other modules."""
+    :class:`ConvNet`'s ``forward_head`` (the last feature map), the output of other modules."""
     maps: list[torch.Tensor] = []
     with ExitStack() as stack:
         if isinstance(model, ConvNet):
             head = model.forward_head
 
-            def record(x: torch.Tensor) -> torch.Tensor:
+            def record(x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
                 maps.append(x)
-                return head(x)
+                return head(x, pre_logits)
 
             model.forward_head = record  # an instance attribute shadows the method
             stack.callback(delattr, model, "forward_head")

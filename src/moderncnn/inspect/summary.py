@@ -20,10 +20,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from moderncnn.errors import ModernCNNError
 from moderncnn.inspect.fields import Field, FieldTracker, last_maps, probe_input
+from moderncnn.inspect.probe import InputSize, build_meta
 from moderncnn.models.base import ConvNet
-from moderncnn.models.registry import create_model, model_info
-
-InputSize = tuple[int, int, int]
 
 
 def parse_input_size(text: str) -> InputSize:
@@ -38,17 +36,6 @@ def parse_input_size(text: str) -> InputSize:
             f"input size must be positive in every dimension, e.g. 3x224x224; got {text!r}"
         )
     return size  # type: ignore[return-value]
-
-
-def build_meta(
-    name: str, input_size: InputSize | None = None, **options: object
-) -> tuple[ConvNet, InputSize]:
-    """Registered network ``name`` (with its ``options``) on ``meta`` in eval mode, taking
-    ``input_size``'s channels, and the input size (the model's default when None)."""
-    size = input_size or model_info(name).input_size
-    with torch.device("meta"):
-        model = create_model(name, in_chans=size[0], **options)
-    return model.eval(), size
 
 
 @dataclass(frozen=True)
@@ -94,7 +81,8 @@ def _field_json(field: Field | None) -> dict[str, object]:
 class Summary:
     """Totals at batch 1 and per-module rows to the requested depth. ``field`` is the
     receptive field of the last spatial map; ``activations`` the bytes of all distinct
-    leaf-module outputs (in-place ops counted once)."""
+    leaf-module outputs (in-place ops counted once). ``params`` counts the inference network;
+    ``aux_params`` the training-only auxiliary heads (GoogLeNet's), which do not run here."""
 
     model: str
     input: InputSize
@@ -103,6 +91,7 @@ class Summary:
     field: Field | None
     activations: int
     layers: list[Layer] = field(default_factory=list)
+    aux_params: int = 0
 
     @property
     def flops(self) -> int:
@@ -113,6 +102,7 @@ class Summary:
             "model": self.model,
             "input": list(self.input),
             "params": self.params,
+            "aux_params": self.aux_params,
             "macs": self.macs,
             "flops": self.flops,
             **_field_json(self.field),
@@ -173,12 +163,19 @@ def summarize(
     return Summary(
         model=name,
         input=tuple(input_size),  # type: ignore[arg-type]
-        params=sum(p.numel() for p in model.parameters()),
+        params=_num_params(model),
         macs=flops.get_total_flops() // 2,
         field=tracker.field(maps[-1]),
         activations=_leaf_activations(model, outputs),
         layers=layers,
+        aux_params=_num_params(model, aux=True),
     )
+
+
+def _num_params(model: nn.Module, aux: bool = False) -> int:
+    if isinstance(model, ConvNet):
+        return model.num_params(aux)
+    return 0 if aux else sum(p.numel() for p in model.parameters())
 
 
 def _record(

@@ -2,11 +2,11 @@
 
 from moderncnn.models import alexnet, densenet, googlenet, resnet, vgg  # noqa: F401  (register)
 from moderncnn.models.base import ConvNet
+from moderncnn.models.factory import create_model
 from moderncnn.models.registry import (
     ModelInfo,
-    create_model,
+    ReportedError,
     list_models,
-    min_input_size,
     model_info,
     register_model,
 )
@@ -14,9 +14,9 @@ from moderncnn.models.registry import (
 __all__ = [
     "ConvNet",
     "ModelInfo",
+    "ReportedError",
     "create_model",
     "list_models",
-    "min_input_size",
     "model_info",
     "register_model",
 ]

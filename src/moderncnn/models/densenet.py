@@ -10,10 +10,17 @@ The CIFAR networks of Sec. 4 (three dense blocks on 32, 16 and 8 pixel maps) use
 classes. ``memory_efficient=True`` recomputes each layer's concatenation -> BN -> ReLU ->
 1x1 conv in the backward pass (Pleiss et al., "Memory-Efficient Implementation of
 DenseNets", 2017) instead of storing it: the same outputs and gradients in less memory.
+
+Initialisation (``init``): "paper" is the authors' code (liuzhuang13/DenseNet, from
+fb.resnet.torch; Sec. 4.2 cites He et al. 2015): conv weights N(0, 2 / fan_out), BN weight 1
+and bias 0, classifier bias 0 and Torch's default U(+-1/sqrt(fan_in)) weights (PyTorch's
+default too). "torchvision" is the same with fan_in for the convs. Variants torchvision ships
+default to "torchvision", the others (DenseNet-264, the CIFAR networks) to "paper".
 """
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -23,11 +30,17 @@ import torch.utils.checkpoint as cp
 from torch import nn
 
 from moderncnn.models.base import ConvNet
-from moderncnn.models.registry import register_model
+from moderncnn.models.layers import check_drop_rate
+from moderncnn.models.registry import ReportedError, register_model
 
-_PAPER = (
-    "Huang, Liu, van der Maaten & Weinberger, Densely Connected Convolutional Networks, CVPR 2017"
+register = functools.partial(
+    register_model,
+    family="densenet",
+    paper="Huang, Liu, van der Maaten & Weinberger, Densely Connected Convolutional Networks, "
+    "CVPR 2017",
+    year=2016,
 )
+INITS = ("torchvision", "paper")
 
 
 class DenseLayer(nn.Module):
@@ -56,7 +69,7 @@ class DenseLayer(nn.Module):
             self.relu2 = nn.ReLU(inplace=True)
             self.conv2 = nn.Conv2d(first_out, growth_rate, 3, padding=1, bias=False)
         self.bottleneck = bn_size is not None
-        self.drop_rate = float(drop_rate)
+        self.drop_rate = check_drop_rate(float(drop_rate))
         self.memory_efficient = memory_efficient
 
     def _dropout(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,8 +102,13 @@ class DenseLayer(nn.Module):
 
     def forward(self, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         inputs = [x] if isinstance(x, torch.Tensor) else x
-        needs_grad = any(t.requires_grad for t in inputs) and torch.is_grad_enabled()
-        if self.memory_efficient and needs_grad and not torch.jit.is_scripting():
+        # Tested in this order so that symbolic tracing (torch.fx) never asks a traced tensor
+        # for requires_grad unless memory_efficient asks for recomputation.
+        if (
+            self.memory_efficient
+            and torch.is_grad_enabled()
+            and any(t.requires_grad for t in inputs)
+        ):
             out = self._checkpointed(inputs)
         else:
             out = self.bn_function(inputs)
@@ -157,6 +175,7 @@ class DenseNet(ConvNet):
         drop_rate: dropout after each conv (the paper uses 0.2 on CIFAR without augmentation).
         stem: "imagenet" (7x7/2 conv, BN, ReLU, 3x3/2 max pool) or "cifar" (one 3x3 conv).
         memory_efficient: recompute concatenation-BN-ReLU-conv in backward.
+        init: "torchvision" or "paper" (module docstring).
     """
 
     def __init__(
@@ -166,13 +185,17 @@ class DenseNet(ConvNet):
         num_init_features: int = 64,
         bn_size: int | None = 4,
         compression: float = 0.5,
-        drop_rate: float = 0.0,
-        num_classes: int = 1000,
-        in_chans: int = 3,
         stem: str = "imagenet",
-        memory_efficient: bool = False,
+        *,
+        num_classes: int,
+        in_chans: int,
+        drop_rate: float,
+        memory_efficient: bool,
+        init: str,
     ) -> None:
         super().__init__(num_classes, in_chans)
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
         if stem == "imagenet":
             self.features = nn.Sequential(
                 OrderedDict(
@@ -203,9 +226,12 @@ class DenseNet(ConvNet):
                 channels = out
         self.features.add_module(f"norm{len(block_config) + 1}", nn.BatchNorm2d(channels))
         self.classifier = nn.Linear(channels, num_classes)
-        for m in self.modules():  # torchvision's initialisation
+        self.num_features = channels
+        self.classifier_widths = {"classifier": channels}
+        fan = "fan_out" if init == "paper" else "fan_in"
+        for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight)
+                nn.init.kaiming_normal_(m.weight, mode=fan, nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
@@ -213,64 +239,66 @@ class DenseNet(ConvNet):
                 nn.init.constant_(m.bias, 0)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.features(x), inplace=True)
+        return F.relu(self.features(self.check_input(x)), inplace=True)
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
+        return x if pre_logits else self.classifier(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
 
 
 # ----------------------------------------------------------------------------- ImageNet
-def _imagenet(depth: int, error: tuple[float, float] | None, tv: str | None):
-    reported = (
-        None
-        if error is None
-        else {
-            "top1": error[0],
-            "top5": error[1],
-            "protocol": "ILSVRC-2012 val, single crop (Table 3)",
-        }
-    )
-    return register_model(
-        family="densenet",
-        paper=_PAPER,
-        year=2016,
-        depth=depth,
+def imagenet_densenet(
+    growth_rate: int,
+    block_config: Sequence[int],
+    num_init_features: int,
+    num_classes: int,
+    in_chans: int,
+    *,
+    drop_rate: float = 0.0,
+    memory_efficient: bool = False,
+    init: str = "torchvision",
+) -> DenseNet:
+    """A DenseNet-BC of Table 1 (4k bottlenecks, compression 0.5, ImageNet stem)."""
+    return DenseNet(
+        growth_rate, block_config, num_init_features, drop_rate=drop_rate,
+        num_classes=num_classes, in_chans=in_chans, memory_efficient=memory_efficient, init=init,
+    )  # fmt: skip
+
+
+_T3 = "ILSVRC-2012 val, single crop (Table 3)"
+#: Table 1: (k, layers per dense block, stem channels), parameters, Table 3's top-1/top-5.
+#: DenseNet-161 (k=48) is from the authors' code and torchvision, not the paper's tables;
+#: Table 1's DenseNet-264 counts 265 weight layers (2 x 130 + stem + 3 transitions +
+#: classifier); the paper's name is kept.
+IMAGENET = {
+    121: (32, (6, 12, 24, 16), 64, 7_978_856, (25.02, 7.71)),
+    161: (48, (6, 12, 36, 24), 96, 28_681_000, None),
+    169: (32, (6, 12, 32, 32), 64, 14_149_480, (23.80, 6.85)),
+    201: (32, (6, 12, 48, 32), 64, 20_013_928, (22.58, 6.34)),
+    264: (32, (6, 12, 64, 48), 64, 33_337_704, (22.15, 6.12)),
+}
+for _depth, (_k, _blocks, _stem, _params, _err) in IMAGENET.items():
+    _tv = None if _depth == 264 else f"densenet{_depth}"
+    register(
+        name=f"densenet{_depth}",
+        depth=_depth,
         input_size=(3, 224, 224),
+        min_input_size=29,  # stem conv 7x7/2 and max pool 3x3/2, then three 2x2 pools
         dataset="imagenet",
         num_classes=1000,
-        reported_error=reported,
-        torchvision=tv,
-        notes="DenseNet-BC (4k bottleneck, compression 0.5)"
-        + ("" if error else "; k=48, from the authors' code, not in the paper's Table 3"),
-        options={"memory_efficient": False, "drop_rate": 0.0},
+        params=_params,
+        reported_error=None if _err is None else ReportedError(_T3, *_err),
+        torchvision=_tv,
+        notes=f"DenseNet-BC (k={_k}, 4k bottleneck, compression 0.5)"
+        + ("" if _err else "; from the authors' code, not in the paper's Table 3"),
+    )(
+        functools.partial(
+            imagenet_densenet, _k, _blocks, _stem, init="torchvision" if _tv else "paper"
+        )
     )
-
-
-@_imagenet(121, (25.02, 7.71), "densenet121")
-def densenet121(num_classes: int, in_chans: int, **options) -> DenseNet:
-    return DenseNet(32, (6, 12, 24, 16), 64, num_classes=num_classes, in_chans=in_chans, **options)
-
-
-@_imagenet(161, None, "densenet161")
-def densenet161(num_classes: int, in_chans: int, **options) -> DenseNet:
-    return DenseNet(48, (6, 12, 36, 24), 96, num_classes=num_classes, in_chans=in_chans, **options)
-
-
-@_imagenet(169, (23.80, 6.85), "densenet169")
-def densenet169(num_classes: int, in_chans: int, **options) -> DenseNet:
-    return DenseNet(32, (6, 12, 32, 32), 64, num_classes=num_classes, in_chans=in_chans, **options)
-
-
-@_imagenet(201, (22.58, 6.34), "densenet201")
-def densenet201(num_classes: int, in_chans: int, **options) -> DenseNet:
-    return DenseNet(32, (6, 12, 48, 32), 64, num_classes=num_classes, in_chans=in_chans, **options)
-
-
-@_imagenet(264, (22.15, 6.12), None)
-def densenet264(num_classes: int, in_chans: int, **options) -> DenseNet:
-    """Table 1's DenseNet-264: blocks of 6, 12, 64, 48 layers. Counted, that is 265 weight
-    layers (2 x 130 + stem + 3 transitions + classifier); the paper's name is kept."""
-    return DenseNet(32, (6, 12, 64, 48), 64, num_classes=num_classes, in_chans=in_chans, **options)
 
 
 # ----------------------------------------------------------------------------- CIFAR
@@ -278,9 +306,12 @@ def cifar_densenet(
     depth: int,
     growth_rate: int,
     bc: bool,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    **options: object,
+    num_classes: int,
+    in_chans: int,
+    *,
+    drop_rate: float = 0.0,
+    memory_efficient: bool = False,
+    init: str = "paper",
 ) -> DenseNet:
     """Sec. 4.2: three dense blocks of equal size on 32, 16, 8 pixel maps. A basic DenseNet
     of depth L has (L-4)/3 layers per block and a 16-channel stem; DenseNet-BC has (L-4)/6
@@ -292,58 +323,30 @@ def cifar_densenet(
         )
     n = (depth - 4) // per_layer
     return DenseNet(
-        growth_rate,
-        (n, n, n),
-        2 * growth_rate if bc else 16,
-        bn_size=4 if bc else None,
-        compression=0.5 if bc else 1.0,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        stem="cifar",
-        **options,
-    )  # type: ignore[arg-type]
+        growth_rate, (n, n, n), 2 * growth_rate if bc else 16, bn_size=4 if bc else None,
+        compression=0.5 if bc else 1.0, drop_rate=drop_rate, num_classes=num_classes,
+        in_chans=in_chans, stem="cifar", memory_efficient=memory_efficient, init=init,
+    )  # fmt: skip
 
 
-def _cifar(depth: int, k: int, bc: bool, error: float):
-    return register_model(
-        family="densenet",
-        paper=_PAPER,
-        year=2016,
-        depth=depth,
+#: Table 2, CIFAR-10 with augmentation (C10+): name -> (L, k, BC, error %, parameters).
+CIFAR = {
+    "densenet40_k12": (40, 12, False, 5.24, 1_019_722),
+    "densenet100_k12": (100, 12, False, 4.10, 6_979_642),
+    "densenet100_k24": (100, 24, False, 3.74, 27_249_082),
+    "densenet_bc100_k12": (100, 12, True, 4.51, 769_162),
+    "densenet_bc250_k24": (250, 24, True, 3.62, 15_324_406),
+    "densenet_bc190_k40": (190, 40, True, 3.46, 25_624_430),
+}
+for _name, (_depth, _k, _bc, _err, _params) in CIFAR.items():
+    register(
+        name=_name,
+        depth=_depth,
         input_size=(3, 32, 32),
+        min_input_size=4,  # two 2x2 average pools
         dataset="cifar10",
         num_classes=10,
-        reported_error={"top1": error, "protocol": "CIFAR-10 test, with augmentation (Table 2)"},
-        notes=f"DenseNet{'-BC' if bc else ''} (L={depth}, k={k}) of Sec. 4.",
-        options={"memory_efficient": False, "drop_rate": 0.0},
-    )
-
-
-@_cifar(40, 12, False, 5.24)
-def densenet40_k12(num_classes: int, in_chans: int, **options) -> DenseNet:
-    return cifar_densenet(40, 12, False, num_classes, in_chans, **options)
-
-
-@_cifar(100, 12, False, 4.10)
-def densenet100_k12(num_classes: int, in_chans: int, **options) -> DenseNet:
-    return cifar_densenet(100, 12, False, num_classes, in_chans, **options)
-
-
-@_cifar(100, 24, False, 3.74)
-def densenet100_k24(num_classes: int, in_chans: int, **options) -> DenseNet:
-    return cifar_densenet(100, 24, False, num_classes, in_chans, **options)
-
-
-@_cifar(100, 12, True, 4.51)
-def densenet_bc100_k12(num_classes: int, in_chans: int, **options) -> DenseNet:
-    return cifar_densenet(100, 12, True, num_classes, in_chans, **options)
-
-
-@_cifar(250, 24, True, 3.62)
-def densenet_bc250_k24(num_classes: int, in_chans: int, **options) -> DenseNet:
-    return cifar_densenet(250, 24, True, num_classes, in_chans, **options)
-
-
-@_cifar(190, 40, True, 3.46)
-def densenet_bc190_k40(num_classes: int, in_chans: int, **options) -> DenseNet:
-    return cifar_densenet(190, 40, True, num_classes, in_chans, **options)
+        params=_params,
+        reported_error=ReportedError("CIFAR-10 test, with augmentation (Table 2)", top1=_err),
+        notes=f"DenseNet{'-BC' if _bc else ''} (L={_depth}, k={_k}) of Sec. 4.",
+    )(functools.partial(cifar_densenet, _depth, _k, _bc))

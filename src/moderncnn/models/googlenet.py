@@ -5,21 +5,27 @@ Inception blocks run 1x1, 3x3, 5x5 convolutions and a 3x3 max pool side by side 
 concatenate them; 1x1 convolutions first reduce the channels the 3x3 and 5x5 see (Sec. 4), so
 the 22-layer network has about 7 million parameters, fewer than AlexNet's 61 million.
 
+Three variants, each a :class:`Variant` (one switch, every difference written out):
+
 * ``googlenet_paper``: Table 1 / Figure 3 as published: convolutions with bias and ReLU, no
-  BN, true 5x5 branches, LRN after the first max pool and after conv2, 3x3/2 max pooling
-  (ceil mode, as in the paper's DistBelief/Caffe models), 7x7 average pool, dropout 0.4, and
-  two auxiliary classifiers on 4a and 4d (Sec. 5) whose outputs are returned in training mode
-  (for a 0.3-weighted loss) and skipped at inference.
+  BN, true 5x5 branches, LRN after the first max pool and after the stem's 3x3 conv, 3x3/2
+  max pooling (ceil mode, as in the paper's DistBelief/Caffe models), 7x7 average pool,
+  dropout 0.4, and two auxiliary classifiers on 4a and 4d (Sec. 5) whose outputs are
+  returned in training mode (for a 0.3-weighted loss) and skipped at inference. The paper
+  names no initialisation; this one is BVLC's Caffe reproduction (bvlc_googlenet).
 * ``googlenet``: torchvision's network, whose state_dict loads unchanged. It differs from
   the paper: BN after every conv (from Inception v2), a **3x3** conv where the paper's 5x5
   branch is (a known bug kept for its released weights), no LRN, a 2x2 max pool before 5a,
-  and dropout 0.2.
-* ``googlenet_cifar``: the paper's inception stack for 32x32 images (see its docstring).
+  adaptive pooling in the aux heads, dropout 0.2 and torchvision's initialisation.
+* ``googlenet_cifar``: the paper's inception stack for 32x32 images (see its builder).
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -27,9 +33,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from moderncnn.models.base import ConvNet
-from moderncnn.models.registry import register_model
+from moderncnn.models.registry import ReportedError, register_model
 
-_PAPER = "Szegedy et al., Going Deeper with Convolutions, CVPR 2015"
+register = functools.partial(
+    register_model,
+    family="googlenet",
+    paper="Szegedy et al., Going Deeper with Convolutions, CVPR 2015",
+    year=2014,
+)
 
 #: Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj) for each inception block.
 INCEPTION_TABLE: dict[str, tuple[int, int, int, int, int, int]] = {
@@ -45,12 +56,32 @@ INCEPTION_TABLE: dict[str, tuple[int, int, int, int, int, int]] = {
 }
 
 
+@dataclass(frozen=True)
+class Variant:
+    """Everything in which the three GoogLeNets differ."""
+
+    batch_norm: bool  #: BN after every conv (torchvision) or conv bias and no BN (the paper)
+    kernel_5x5: int  #: kernel of the "5x5" branch: 5 (the paper) or 3 (torchvision)
+    lrn: bool  #: LRN after the first max pool and after the stem's 3x3 conv (Figure 3)
+    pool4_kernel: int  #: max pool before 5a: 3x3/2 (Table 1) or 2x2/2 (torchvision)
+    aux_pool: bool  #: the paper's 5x5/3 average pool in the aux heads (else adaptive to 4x4)
+    init: str  #: "bvlc" (Caffe's bvlc_googlenet) or "torchvision"
+    stem: str  #: "imagenet" (224 -> 28 pixels) or "cifar" (one 3x3 conv, 32 stays 32)
+
+
+VARIANTS = {
+    "paper": Variant(False, 5, True, 3, True, "bvlc", "imagenet"),
+    "torchvision": Variant(True, 3, False, 2, False, "torchvision", "imagenet"),
+    "cifar": Variant(True, 5, False, 3, False, "torchvision", "cifar"),
+}
+
+
 class GoogLeNetOutputs(NamedTuple):
     """Training-mode output with auxiliary heads (torchvision's order)."""
 
     logits: torch.Tensor
-    aux_logits2: torch.Tensor | None
-    aux_logits1: torch.Tensor | None
+    aux_logits2: torch.Tensor
+    aux_logits1: torch.Tensor
 
 
 class BasicConv2d(nn.Module):
@@ -121,7 +152,7 @@ class InceptionAux(nn.Module):
     """Auxiliary classifier (Sec. 5): 5x5/3 average pool (4x4 at 4a/4d's 14x14 maps), 1x1
     conv with 128 filters, FC 1024 + ReLU, dropout 0.7, linear classifier.
 
-    ``paper=True`` pools with the paper's 5x5/3 window, then adapts to 4x4 (an identity at
+    ``paper_pool`` pools with the paper's 5x5/3 window, then adapts to 4x4 (an identity at
     14x14) so other input sizes work; torchvision pools adaptively to 4x4 directly."""
 
     def __init__(
@@ -129,15 +160,15 @@ class InceptionAux(nn.Module):
         in_channels: int,
         num_classes: int,
         conv_block: ConvBlock = BasicConv2d,
-        dropout: float = 0.7,
-        paper: bool = False,
+        drop_rate: float = 0.7,
+        paper_pool: bool = False,
     ) -> None:
         super().__init__()
-        self.pool = nn.AvgPool2d(5, stride=3) if paper else None
+        self.pool = nn.AvgPool2d(5, stride=3) if paper_pool else None
         self.conv = conv_block(in_channels, 128, kernel_size=1)
         self.fc1 = nn.Linear(2048, 1024)
         self.fc2 = nn.Linear(1024, num_classes)
-        self.dropout = nn.Dropout(p=dropout)
+        self.dropout = nn.Dropout(p=drop_rate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pool is not None:
@@ -151,129 +182,133 @@ class InceptionAux(nn.Module):
 class GoogLeNet(ConvNet):
     """Stem, inception 3a-5b with max pools between stages, average pool, dropout, FC.
 
-    Module names are torchvision's (``conv1``, ``inception3a``..., ``aux1``, ``fc``); the
-    defaults build torchvision's network, :func:`googlenet_paper` sets the paper's choices.
+    Module names are torchvision's (``conv1``, ``maxpool1``, ``conv2``, ``conv3``,
+    ``maxpool2``, ``inception3a``..., ``aux1``, ``fc``); the paper's LRNs are ``norm1`` and
+    ``norm2``.
 
     Args:
+        variant: "paper", "torchvision" or "cifar" (:data:`VARIANTS`), or a :class:`Variant`
+            of one's own (``dataclasses.replace(VARIANTS["paper"], pool4_kernel=2)``).
         aux_logits: build the two auxiliary heads; their outputs are returned in training mode
             only, as :class:`GoogLeNetOutputs`.
-        batch_norm: BN after every conv (torchvision) or conv bias and no BN (the paper).
-        kernel_5x5: kernel of the "5x5" branch: 5 (the paper) or 3 (torchvision).
-        lrn: LRN after the first max pool and after conv3 (the paper, Figure 3).
-        pool4_kernel: max pool before 5a: 3x3/2 (Table 1) or 2x2/2 (torchvision); both 7x7 at 224.
-        stem: "imagenet" (7x7/2 conv, max pool, 1x1, 3x3, max pool) or "cifar" (one 3x3 conv).
+        drop_rate: dropout before the classifier (0.4 in the paper, 0.2 in torchvision).
         transform_input: convert ImageNet-normalised input to the (x - 0.5) / 0.5 scaling
             torchvision's released weights expect.
     """
 
-    optional_parts = ("aux1", "aux2")
+    aux_parts = ("aux1", "aux2")
 
     def __init__(
         self,
-        num_classes: int = 1000,
-        in_chans: int = 3,
-        aux_logits: bool = False,
-        batch_norm: bool = True,
-        kernel_5x5: int = 3,
-        lrn: bool = False,
-        pool4_kernel: int = 2,
-        dropout: float = 0.2,
-        stem: str = "imagenet",
+        variant: str | Variant,
+        num_classes: int,
+        in_chans: int,
+        aux_logits: bool,
+        drop_rate: float,
         transform_input: bool = False,
     ) -> None:
         super().__init__(num_classes, in_chans)
+        if isinstance(variant, str) and variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
         if transform_input and in_chans != 3:
             raise ValueError("transform_input needs in_chans=3 (it rescales RGB channels)")
-        self.batch_norm, self.transform_input = batch_norm, transform_input
+        v = VARIANTS[variant] if isinstance(variant, str) else variant
+        self.transform_input = transform_input
+        conv_block = functools.partial(BasicConv2d, batch_norm=v.batch_norm)
 
-        def conv_block(cin: int, cout: int, **kw: object) -> BasicConv2d:
-            return BasicConv2d(cin, cout, batch_norm=batch_norm, **kw)
-
-        if stem == "cifar":
-            self.conv1 = conv_block(in_chans, 192, kernel_size=3, padding=1)
-            stem_rest: list[nn.Module] = []
-        else:
-            self.conv1 = conv_block(in_chans, 64, kernel_size=7, stride=2, padding=3)
-            stem_rest = [
-                nn.MaxPool2d(3, stride=2, ceil_mode=True),
-                conv_block(64, 64, kernel_size=1),
-                conv_block(64, 192, kernel_size=3, padding=1),
-                nn.MaxPool2d(3, stride=2, ceil_mode=True),
-            ]
-            if lrn:  # Caffe's bvlc_googlenet: size 5, alpha 1e-4 (divided by n), beta 0.75
-                stem_rest.insert(1, nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
-                stem_rest.insert(4, nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75))
-        # torchvision's names for the stem's parts; the LRNs (paper only) become norm1/norm2.
-        names = (
-            ["maxpool1", "norm1", "conv2", "conv3", "norm2", "maxpool2"]
-            if lrn
-            else ["maxpool1", "conv2", "conv3", "maxpool2"]
+        # Stem (Table 1's first rows). The CIFAR variant keeps only a 3x3 conv with 192 maps.
+        cifar = v.stem == "cifar"
+        self.conv1 = (
+            conv_block(in_chans, 192, kernel_size=3, padding=1)
+            if cifar
+            else conv_block(in_chans, 64, kernel_size=7, stride=2, padding=3)
         )
-        self.stem_order = names[: len(stem_rest)]
-        for name, m in zip(self.stem_order, stem_rest, strict=True):
-            self.add_module(name, m)
+        self.maxpool1 = None if cifar else nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        # bvlc_googlenet's LRNs: size 5, alpha 1e-4 (Caffe divides it by the size, as PyTorch
+        # does), beta 0.75, k 1.
+        self.norm1 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75) if v.lrn else None
+        self.conv2 = None if cifar else conv_block(64, 64, kernel_size=1)
+        self.conv3 = None if cifar else conv_block(64, 192, kernel_size=3, padding=1)
+        self.norm2 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75) if v.lrn else None
+        self.maxpool2 = None if cifar else nn.MaxPool2d(3, stride=2, ceil_mode=True)
 
-        channels = 192
-        for name in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"):
-            block = Inception(
-                channels, *INCEPTION_TABLE[name], conv_block=conv_block, kernel_5x5=kernel_5x5
-            )
-            self.add_module(f"inception{name}", block)
-            channels = block.out_channels
-            if name == "3b":
-                self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-            elif name == "4e":
-                self.maxpool4 = nn.MaxPool2d(pool4_kernel, stride=2, ceil_mode=True)
+        block = functools.partial(Inception, conv_block=conv_block, kernel_5x5=v.kernel_5x5)
+        self.inception3a = block(192, *INCEPTION_TABLE["3a"])
+        self.inception3b = block(256, *INCEPTION_TABLE["3b"])
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception4a = block(480, *INCEPTION_TABLE["4a"])
+        self.inception4b = block(512, *INCEPTION_TABLE["4b"])
+        self.inception4c = block(512, *INCEPTION_TABLE["4c"])
+        self.inception4d = block(512, *INCEPTION_TABLE["4d"])
+        self.inception4e = block(528, *INCEPTION_TABLE["4e"])
+        self.maxpool4 = nn.MaxPool2d(v.pool4_kernel, stride=2, ceil_mode=True)
+        self.inception5a = block(832, *INCEPTION_TABLE["5a"])
+        self.inception5b = block(832, *INCEPTION_TABLE["5b"])
 
-        if aux_logits:
-            paper_pool = not batch_norm
-            self.aux1 = InceptionAux(512, num_classes, conv_block, paper=paper_pool)
-            self.aux2 = InceptionAux(528, num_classes, conv_block, paper=paper_pool)
+        if aux_logits:  # on 4a (512 maps) and 4d (528 maps), Sec. 5
+            self.aux1 = InceptionAux(512, num_classes, conv_block, paper_pool=v.aux_pool)
+            self.aux2 = InceptionAux(528, num_classes, conv_block, paper_pool=v.aux_pool)
         else:
             self.aux1 = self.aux2 = None
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(drop_rate)
         self.fc = nn.Linear(1024, num_classes)
-        self._init_weights()
+        self.num_features = 1024
+        self.classifier_widths = {"fc": 1024}
+        if aux_logits:
+            self.classifier_widths |= {"aux1.fc2": 1024, "aux2.fc2": 1024}
+        if v.init == "bvlc":
+            self._init_bvlc()
+        else:
+            self._init_torchvision()
 
-    def _init_weights(self) -> None:
-        """torchvision: truncated normal (std 0.01, +-2 std) for conv and FC weights. The paper
-        (Caffe's bvlc_googlenet): Xavier weights, conv biases 0.2."""
+    def _init_torchvision(self) -> None:
+        """Truncated normal (std 0.01, cut at +-2) for conv and FC weights, BN 1 and 0."""
         for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                if not self.batch_norm:
-                    nn.init.xavier_uniform_(m.weight)
-                    nn.init.constant_(m.bias, 0.2 if isinstance(m, nn.Conv2d) else 0.0)
-                else:
-                    nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
 
-    def _transform_input(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.transform_input:
-            return x
-        mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-        return torch.cat(
-            [
-                (x[:, i : i + 1] * (s / 0.5)) + (m - 0.5) / 0.5
-                for i, (m, s) in enumerate(zip(mean, std, strict=True))
-            ],
-            1,
-        )
+    def _init_bvlc(self) -> None:
+        """bvlc_googlenet's fillers: Caffe's "xavier", U(-a, a) with a = sqrt(3 / fan_in)
+        (not PyTorch's xavier_uniform_, which averages fan_in and fan_out), for every weight;
+        biases 0.2 in every conv and in the aux heads' fc1, 0 in the classifiers."""
+        classifiers = {self.get_submodule(path) for path in self.classifier_widths}
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                fan_in = m.weight[0].numel()
+                nn.init.uniform_(m.weight, -math.sqrt(3 / fan_in), math.sqrt(3 / fan_in))
+                nn.init.constant_(m.bias, 0.0 if m in classifiers else 0.2)
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(self._transform_input(x))
-        for name in self.stem_order:
-            x = getattr(self, name)(x)
-        return x
+        if self.transform_input:
+            mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+            x = torch.cat(
+                [
+                    (x[:, i : i + 1] * (s / 0.5)) + (m - 0.5) / 0.5
+                    for i, (m, s) in enumerate(zip(mean, std, strict=True))
+                ],
+                1,
+            )
+        x = self.conv1(x)
+        if self.maxpool1 is None:  # the CIFAR stem is conv1 alone
+            return x
+        x = self.maxpool1(x)
+        if self.norm1 is not None:
+            x = self.norm1(x)
+        x = self.conv3(self.conv2(x))
+        if self.norm2 is not None:
+            x = self.norm2(x)
+        return self.maxpool2(x)
 
     def _forward(
         self, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Features after 5b and, in training mode with aux heads, the two aux outputs."""
         want_aux = self.aux1 is not None and self.training
-        x = self._stem(x)
+        x = self._stem(self.check_input(x))
         x = self.maxpool3(self.inception3b(self.inception3a(x)))
         x = self.inception4a(x)
         aux1 = self.aux1(x) if want_aux else None
@@ -286,86 +321,70 @@ class GoogLeNet(ConvNet):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self._forward(x)[0]
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.fc(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
-        x, aux2, aux1 = self.guarded(lambda: self._forward(x), x)
+        x, aux2, aux1 = self._forward(x)
         logits = self.forward_head(x)
-        if aux1 is not None:
+        if aux1 is not None and aux2 is not None:
             return GoogLeNetOutputs(logits, aux2, aux1)
         return logits
 
 
-_IMAGENET = dict(
-    family="googlenet",
-    paper=_PAPER,
-    year=2014,
-    depth=22,
-    input_size=(3, 224, 224),
-    dataset="imagenet",
-    num_classes=1000,
+_ERROR = ReportedError("ILSVRC-2014 val, 1 model, 1 crop (Table 5)", top5=10.07)
+register_imagenet = functools.partial(
+    register, depth=22, input_size=(3, 224, 224), dataset="imagenet", num_classes=1000
 )
-_ERROR = {"top5": 10.07, "protocol": "ILSVRC-2014 val, 1 model, 1 crop (Table 5)"}
 
 
-@register_model(
-    **_IMAGENET,
+@register_imagenet(
+    min_input_size=31,  # the auxiliary heads' 5x5/3 pools need 79 in training mode
+    params=6_998_552,
+    aux_params=6_379_728,
     reported_error=_ERROR,
     notes="As published: true 5x5 branches, LRN, no BN, dropout 0.4, aux heads on 4a/4d.",
-    options={"aux_logits": True, "dropout": 0.4},
 )
 def googlenet_paper(
-    num_classes: int, in_chans: int, aux_logits: bool = True, dropout: float = 0.4
+    num_classes: int, in_chans: int, *, aux_logits: bool = True, drop_rate: float = 0.4
 ) -> GoogLeNet:
-    return GoogLeNet(
-        num_classes,
-        in_chans,
-        aux_logits=aux_logits,
-        batch_norm=False,
-        kernel_5x5=5,
-        lrn=True,
-        pool4_kernel=3,
-        dropout=dropout,
-    )
+    """GoogLeNet as published (Table 1, Figure 3), with its auxiliary heads (Sec. 5)."""
+    return GoogLeNet("paper", num_classes, in_chans, aux_logits, drop_rate)
 
 
-@register_model(
-    **_IMAGENET,
-    reported_error=_ERROR,
+@register_imagenet(
+    min_input_size=15,
+    params=6_624_904,
+    reported_error=ReportedError(
+        _ERROR.protocol, top5=_ERROR.top5, variant="the paper's network (googlenet_paper)"
+    ),
     torchvision="googlenet",
-    notes="torchvision's: BN, 3x3 conv in the '5x5' branch (kept bug), no LRN, dropout 0.2. "
-    "Error shown is the paper's.",
-    options={"aux_logits": False, "dropout": 0.2, "transform_input": False},
+    notes="torchvision's: BN, 3x3 conv in the '5x5' branch (kept bug), no LRN, dropout 0.2; "
+    "aux_logits=True adds 6,379,984 training-only parameters.",
 )
 def googlenet(
     num_classes: int,
     in_chans: int,
+    *,
     aux_logits: bool = False,
-    dropout: float = 0.2,
+    drop_rate: float = 0.2,
     transform_input: bool = False,
 ) -> GoogLeNet:
-    return GoogLeNet(
-        num_classes,
-        in_chans,
-        aux_logits=aux_logits,
-        dropout=dropout,
-        transform_input=transform_input,
-    )
+    """torchvision's GoogLeNet (same modules, names and initialisation)."""
+    return GoogLeNet("torchvision", num_classes, in_chans, aux_logits, drop_rate, transform_input)
 
 
-@register_model(
-    family="googlenet",
-    paper=_PAPER,
-    year=2014,
+@register(
     depth=20,
     input_size=(3, 32, 32),
+    min_input_size=4,
     dataset="cifar10",
     num_classes=10,
+    params=5_871_914,
     notes="32x32 stem (one 3x3 conv, 192 channels), then Table 1's inception stack with BN.",
-    options={"dropout": 0.4},
 )
-def googlenet_cifar(num_classes: int, in_chans: int, dropout: float = 0.4) -> GoogLeNet:
+def googlenet_cifar(num_classes: int, in_chans: int, *, drop_rate: float = 0.4) -> GoogLeNet:
     """GoogLeNet for 32x32 images.
 
     Kept: Table 1's nine inception blocks with their channel counts and true 5x5 branches, the
@@ -375,6 +394,4 @@ def googlenet_cifar(num_classes: int, in_chans: int, dropout: float = 0.4) -> Go
     8 pixel maps instead of 28, 14 and 7; BN after every conv (trains from scratch without
     the paper's auxiliary heads, which are dropped: they matter for 22 layers on ImageNet).
     """
-    return GoogLeNet(
-        num_classes, in_chans, kernel_5x5=5, pool4_kernel=3, dropout=dropout, stem="cifar"
-    )
+    return GoogLeNet("cifar", num_classes, in_chans, aux_logits=False, drop_rate=drop_rate)

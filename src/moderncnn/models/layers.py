@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -26,3 +27,20 @@ def paper_lrn(size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float =
     ``size`` here; the paper's defaults are n=5, alpha=1e-4, beta=0.75, k=2.
     """
     return nn.LocalResponseNorm(size, alpha=alpha * size, beta=beta, k=k)
+
+
+def check_drop_rate(drop_rate: float) -> float:
+    """A dropout probability in [0, 1), or ValueError saying so."""
+    if not 0.0 <= drop_rate < 1.0:
+        raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
+    return drop_rate
+
+
+def fc_head(classifier: nn.Sequential, x: torch.Tensor, pre_logits: bool) -> torch.Tensor:
+    """Run AlexNet's / VGG's fully connected ``classifier`` on flattened features: every layer
+    but the last (fc6, fc7 with their ReLUs and dropouts), then, unless ``pre_logits``, the
+    last linear layer (fc8)."""
+    *hidden, logits = classifier
+    for layer in hidden:
+        x = layer(x)
+    return x if pre_logits else logits(x)

@@ -1,24 +1,46 @@
-"""Model registry in timm's style: builders register themselves with their paper facts.
+"""The model registry, in timm's style: a decorator that records a builder and its paper facts.
 
-Every builder has one signature, ``fn(num_classes, in_chans, **options) -> ConvNet``, so
-:func:`create_model` can build, check and load any of them the same way.
+The registry only records. Building is :func:`moderncnn.models.factory.create_model`;
+counting parameters and probing input sizes on the ``meta`` device is
+:mod:`moderncnn.inspect.probe`. Each family binds its paper once::
+
+    register = functools.partial(register_model, family="resnet", paper=PAPER, year=2015)
+
+and registers a builder per variant, by decorating it or, for a table of variants, by calling
+``register(name=..., ...)(functools.partial(builder, ...))``. A builder is any callable
+``(num_classes, in_chans, *, option=default, ...) -> ConvNet``; its keyword options (and their
+defaults) are read from its signature, so they are written once.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-import functools
+import inspect
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from typing import Any
 
-import torch
-
-from moderncnn.errors import ModernCNNError, UnknownModelError
+from moderncnn.errors import UnknownModelError
 from moderncnn.models.base import ConvNet
 
 Builder = Callable[..., ConvNet]
+#: Every builder takes these two; the rest of its parameters are the model's options.
+_COMMON = ("num_classes", "in_chans")
+
+
+@dataclass(frozen=True)
+class ReportedError:
+    """An error rate a paper reports, in percent, with how it was measured and for which
+    variant when that is not the registered default (e.g. ResNet-50's v1 bottleneck)."""
+
+    protocol: str  #: e.g. "ILSVRC-2012 val, 10-crop (Table 3)"
+    top1: float | None = None
+    top5: float | None = None
+    #: The variant the paper measured where it differs from this model's defaults, and the
+    #: options that build it, e.g. "v1: stride in the first 1x1 conv (stride_in_1x1=True)".
+    variant: str = ""
 
 
 @dataclass(frozen=True)
@@ -27,47 +49,96 @@ class ModelInfo:
 
     name: str
     family: str  #: alexnet | vgg | googlenet | resnet | densenet
-    paper: str  #: short citation, e.g. "He et al., Deep Residual Learning, CVPR 2016"
+    paper: str  #: short citation, e.g. "He, Zhang, Ren & Sun, Deep Residual Learning, CVPR 2016"
     year: int  #: year of the paper (arXiv)
     depth: int  #: weight layers on the longest path, as the paper counts them
     input_size: tuple[int, int, int]  #: default (C, H, W)
     dataset: str  #: "imagenet" or "cifar10": what num_classes defaults to and errors refer to
     num_classes: int  #: default number of classes
-    #: Error the paper reports for this network: {"top1": %, "top5": %, "protocol": ...}.
-    reported_error: dict[str, float | str] | None = None
+    #: Smallest height and width the network takes in eval mode (torchvision's ``min_size``);
+    #: None: not checked before the forward pass. Tests probe it for every zoo model.
+    min_input_size: int | None = None
+    #: Parameters of the inference network at the default classes and options, and of the
+    #: training-only auxiliary heads (GoogLeNet's) built by default, as torchvision records
+    #: ``num_params``; tests recount both. None: counted when asked (inspect.probe).
+    params: int | None = None
+    aux_params: int = 0
+    reported_error: ReportedError | None = None
     #: Name of the torchvision builder whose state_dict loads unchanged, or None.
     torchvision: str | None = None
     notes: str = ""
-    #: Options the builder takes beyond num_classes / in_chans (name -> default).
-    options: dict[str, object] = field(default_factory=dict)
+    #: Options the builder takes beyond num_classes / in_chans (name -> default), read from
+    #: the builder's signature.
+    options: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 _REGISTRY: dict[str, tuple[Builder, ModelInfo]] = {}
 
 
-def register_model(**info: object) -> Callable[[Builder], Builder]:
-    """Decorator: register ``fn`` under its function name with the given :class:`ModelInfo`."""
+def builder_options(fn: Builder) -> dict[str, Any]:
+    """The keyword options of a builder with their defaults, from its signature."""
+    options = {}
+    for p in inspect.signature(fn).parameters.values():
+        if p.name in _COMMON:
+            continue
+        if p.default is inspect.Parameter.empty or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            raise TypeError(f"builder option {p.name!r} needs a default (and no **kwargs)")
+        options[p.name] = p.default
+    return options
 
-    def wrap(fn: Builder) -> Builder:
-        name = fn.__name__
-        if name in _REGISTRY:
-            raise RuntimeError(f"model {name!r} registered twice")
-        _REGISTRY[name] = (fn, ModelInfo(name=name, **info))  # type: ignore[arg-type]
+
+def register_model(
+    fn: Builder | None = None,
+    *,
+    name: str | None = None,
+    family: str,
+    paper: str,
+    year: int,
+    depth: int,
+    input_size: tuple[int, int, int],
+    dataset: str,
+    num_classes: int,
+    min_input_size: int | None = None,
+    params: int | None = None,
+    aux_params: int = 0,
+    reported_error: ReportedError | None = None,
+    torchvision: str | None = None,
+    notes: str = "",
+) -> Callable[[Builder], Builder]:
+    """Record ``fn`` under ``name`` (default: its function name) with its :class:`ModelInfo`.
+
+    Use as ``@register(...)`` on a builder, or ``register(name=...)(partial(builder, ...))``."""
+
+    def record(fn: Builder) -> Builder:
+        key = name or fn.__name__
+        if key in _REGISTRY:
+            raise RuntimeError(f"model {key!r} registered twice")
+        info = ModelInfo(
+            key, family, paper, year, depth, input_size, dataset, num_classes, min_input_size,
+            params, aux_params, reported_error, torchvision, notes, builder_options(fn),
+        )  # fmt: skip
+        _REGISTRY[key] = (fn, info)
         return fn
 
-    return wrap
+    return record if fn is None else record(fn)
+
+
+def _natural_key(name: str) -> list[object]:
+    """``resnet18`` before ``resnet101``: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def list_models(pattern: str | None = None) -> list[str]:
-    """Registered names, sorted, optionally filtered by an fnmatch ``pattern`` (``"resnet*"``)."""
-    names = sorted(_REGISTRY)
+    """Registered names in natural order, optionally filtered by an fnmatch ``pattern``."""
+    names = sorted(_REGISTRY, key=_natural_key)
     return names if pattern is None else fnmatch.filter(names, pattern)
 
 
-def _lookup(name: str) -> tuple[Builder, ModelInfo]:
+def get_builder(name: str) -> tuple[Builder, ModelInfo]:
+    """The builder and info registered as ``name``; an unknown name lists the closest ones."""
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -77,109 +148,16 @@ def _lookup(name: str) -> tuple[Builder, ModelInfo]:
 
 
 def model_info(name: str) -> ModelInfo:
-    """Family, paper, year, depth, default input size, reported error, torchvision match."""
-    return _lookup(name)[1]
-
-
-def min_input_size(name: str, in_chans: int = 3, **options: object) -> int:
-    """Smallest square input the network accepts, found by shape-only passes on ``meta``.
-
-    Training mode is used, so auxiliary heads (GoogLeNet) count too.
-    """
-    return _min_input_size(name, in_chans, tuple(sorted(options.items())))
-
-
-@functools.cache
-def _min_input_size(name: str, in_chans: int, options: tuple[tuple[str, object], ...]) -> int:
-    builder, info = _lookup(name)
-    with torch.device("meta"):
-        model = builder(num_classes=info.num_classes, in_chans=in_chans, **dict(options)).train()
-
-    def fits(size: int) -> bool:
-        try:
-            model(torch.empty(2, in_chans, size, size, device="meta"))
-        except (RuntimeError, ValueError, IndexError):
-            return False
-        return True
-
-    # Exponential then binary search: failing probes stop at the first layer that cannot
-    # take the input, so they are cheap; most networks fit at a few pixels.
-    limit = max(info.input_size[1:]) * 2
-    hi = 1
-    while not fits(hi):
-        if hi >= limit:
-            raise RuntimeError(
-                f"{name}: no input up to {limit} pixels fits; registry data is wrong"
-            )
-        hi *= 2
-    lo = hi // 2 + 1
-    while lo < hi:  # smallest size that fits; fitting is monotone in the size
-        mid = (lo + hi) // 2
-        if fits(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-@functools.cache
-def count_params(name: str) -> int:
-    """Parameters of ``name`` at its default classes, counted on ``meta`` (nothing allocated)."""
-    builder, info = _lookup(name)
-    with torch.device("meta"):
-        model = builder(num_classes=info.num_classes, in_chans=info.input_size[0])
-    return sum(p.numel() for p in model.parameters())
-
-
-def create_model(
-    name: str,
-    *,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    weights: str | Path | None = None,
-    **options: object,
-) -> ConvNet:
-    """Build a registered network, optionally loading weights.
-
-    Args:
-        name: a name from :func:`list_models`.
-        num_classes: classifier outputs; ``None`` takes the model's default (1000 for the
-            ImageNet networks, 10 for the CIFAR ones).
-        in_chans: input channels.
-        weights: path to a torchvision ``.pth`` state_dict or a moderncnn ``.safetensors``
-            checkpoint; see :func:`moderncnn.checkpoint.load_weights`.
-        **options: the family's options (``activation``, ``shortcut``, ``memory_efficient``...).
-    """
-    builder, info = _lookup(name)
-    if num_classes is None:
-        num_classes = info.num_classes
-    if num_classes < 1 or in_chans < 1:
-        raise ModernCNNError(
-            f"{name}: num_classes and in_chans must be positive, got {num_classes}, {in_chans}"
-        )
-    unknown = sorted(set(options) - set(info.options))
-    if unknown:
-        allowed = ", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "none"
-        raise ModernCNNError(f"{name} has no option {', '.join(unknown)}; options: {allowed}")
-    try:
-        model = builder(num_classes=num_classes, in_chans=in_chans, **options)
-    except (TypeError, ValueError) as e:  # a bad option value: say which model and why
-        raise ModernCNNError(f"{name}: {e}") from None
-    model.model_name = name
-    model.model_options = dict(options)
-    if weights is not None:
-        from moderncnn.checkpoint import load_weights
-
-        load_weights(model, weights)
-    return model
+    """Family, paper, year, depth, input sizes, parameters, reported error, torchvision match."""
+    return get_builder(name)[1]
 
 
 __all__ = [
     "ModelInfo",
-    "count_params",
-    "create_model",
+    "ReportedError",
+    "builder_options",
+    "get_builder",
     "list_models",
-    "min_input_size",
     "model_info",
     "register_model",
 ]

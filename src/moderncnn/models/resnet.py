@@ -1,5 +1,5 @@
 """ResNet: He, Zhang, Ren & Sun, "Deep Residual Learning for Image Recognition", CVPR 2016
-(arXiv 2015); pre-activation blocks from He et al., "Identity Mappings in Deep Residual
+(arXiv 2015); pre-activation units from He et al., "Identity Mappings in Deep Residual
 Networks", ECCV 2016.
 
 A block computes f(x) and adds x back (Sec. 3.1, Eq. 1): ``relu(f(x) + shortcut(x))``. The
@@ -8,12 +8,18 @@ bottleneck's 3x3 conv ("v1.5", as torchvision and most later work do); ``stride_
 puts it in the first 1x1 conv as the paper's v1 did. ``shortcut`` picks the paper's options
 (Sec. 3.3): "A" zero-pads the identity where the shape changes (no parameters), "B" projects
 with a 1x1 conv + BN there (the default, and torchvision's), "C" projects in every block.
-The CIFAR networks of Sec. 4.2 (6n+2 layers, widths 16-32-64, option A) and their plain
-counterparts (no shortcuts) are built from the same class.
+The CIFAR networks of Sec. 4.2 (6n+2 layers, widths 16-32-64, option A), their plain
+counterparts (no shortcuts) and the pre-activation bottleneck networks of the second paper
+(9n+2 layers) are built from the same class.
+
+Initialisation: He et al. 2015's normal init with fan_out for convs (Sec. 3.4 cites it; the
+authors' fb.resnet.torch and resnet-1k-layers use fan_out, as torchvision does), BN weight 1
+and bias 0, PyTorch's default for the classifier.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -21,9 +27,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from moderncnn.models.base import ConvNet
-from moderncnn.models.registry import register_model
+from moderncnn.models.registry import ReportedError, register_model
 
 _PAPER = "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR 2016"
+register = functools.partial(
+    register_model, family="resnet", paper=_PAPER, year=2015, min_input_size=1
+)
 SHORTCUTS = ("A", "B", "C")
 
 
@@ -81,6 +90,10 @@ class BasicBlock(nn.Module):
             out = out + (x if self.downsample is None else self.downsample(x))
         return self.relu(out)
 
+    def zero_init_last(self) -> None:
+        """f(x) = 0 at the start: the block begins as its shortcut (Goyal et al. 2017)."""
+        nn.init.zeros_(self.bn2.weight)
+
 
 class Bottleneck(nn.Module):
     """1x1 reduce, 3x3, 1x1 expand (x4) (Figure 5 right). The stride sits in the 3x3 conv
@@ -118,11 +131,41 @@ class Bottleneck(nn.Module):
             out = out + (x if self.downsample is None else self.downsample(x))
         return self.relu(out)
 
+    def zero_init_last(self) -> None:
+        """f(x) = 0 at the start: the block begins as its shortcut (Goyal et al. 2017)."""
+        nn.init.zeros_(self.bn3.weight)
 
-class PreActBasicBlock(nn.Module):
-    """BN-ReLU-conv twice, then add (He et al. 2016, Figure 1b / 4e). A projection shortcut
-    takes the pre-activated input. ``pre_activate=False`` for a block that follows the stem's
-    own BN-ReLU."""
+
+class PreActBlock(nn.Module):
+    """A pre-activation unit (He et al. 2016, Figure 1b / 4e): BN-ReLU first, shared by the
+    residual branch and a projection shortcut, then the branch, then the addition with nothing
+    after it. ``pre_activate=False`` for the unit right after the stem, whose BN-ReLU is
+    already "the first activation right after conv1" (that paper's appendix)."""
+
+    def __init__(self, inplanes: int, pre_activate: bool) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(inplanes) if pre_activate else nn.Identity()
+        self.relu = nn.ReLU(inplace=True) if pre_activate else nn.Identity()
+        self.downsample: nn.Module | None = None
+        self.residual = True
+
+    def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre = self.relu(self.bn1(x))
+        if self.downsample is None:
+            shortcut = x
+        elif isinstance(self.downsample, ZeroPadShortcut):  # option A pads the input itself
+            shortcut = self.downsample(x)
+        else:  # a projection sees the shared pre-activation
+            shortcut = self.downsample(pre)
+        out = self.residual_branch(pre)
+        return out + shortcut if self.residual else out
+
+
+class PreActBasicBlock(PreActBlock):
+    """BN-ReLU-3x3 conv, BN-ReLU-3x3 conv, add."""
 
     expansion = 1
 
@@ -135,27 +178,23 @@ class PreActBasicBlock(nn.Module):
         residual: bool = True,
         pre_activate: bool = True,
     ) -> None:
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(inplanes) if pre_activate else nn.Identity()
-        self.relu = nn.ReLU(inplace=True) if pre_activate else nn.Identity()
+        super().__init__(inplanes, pre_activate)
         self.conv1 = conv3x3(inplanes, planes, stride)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv2 = conv3x3(planes, planes)
-        self.downsample = downsample
-        self.residual = residual
+        self.downsample, self.residual = downsample, residual
 
-    def residual_branch(self, out: torch.Tensor) -> torch.Tensor:
-        return self.conv2(F.relu(self.bn2(self.conv1(out))))
+    def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(F.relu(self.bn2(self.conv1(x))))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(x))
-        shortcut = _preact_shortcut(x, out, self.downsample)
-        out = self.residual_branch(out)
-        return out + shortcut if self.residual else out
+    def zero_init_last(self) -> None:
+        """f(x) = 0 at the start: the branch's last conv is zero (timm's choice for units
+        that end in a conv)."""
+        nn.init.zeros_(self.conv2.weight)
 
 
-class PreActBottleneck(PreActBasicBlock):
-    """Pre-activation bottleneck: BN-ReLU-1x1, BN-ReLU-3x3, BN-ReLU-1x1 (x4), then add."""
+class PreActBottleneck(PreActBlock):
+    """BN-ReLU-1x1 conv, BN-ReLU-3x3 conv, BN-ReLU-1x1 conv (x4), add."""
 
     expansion = 4
 
@@ -169,29 +208,29 @@ class PreActBottleneck(PreActBasicBlock):
         pre_activate: bool = True,
         stride_in_1x1: bool = False,
     ) -> None:
-        nn.Module.__init__(self)
+        super().__init__(inplanes, pre_activate)
         s1, s3 = (stride, 1) if stride_in_1x1 else (1, stride)
-        self.bn1 = nn.BatchNorm2d(inplanes) if pre_activate else nn.Identity()
-        self.relu = nn.ReLU(inplace=True) if pre_activate else nn.Identity()
         self.conv1 = conv1x1(inplanes, planes, s1)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv2 = conv3x3(planes, planes, s3)
         self.bn3 = nn.BatchNorm2d(planes)
         self.conv3 = conv1x1(planes, planes * self.expansion)
-        self.downsample = downsample
-        self.residual = residual
+        self.downsample, self.residual = downsample, residual
 
-    def residual_branch(self, out: torch.Tensor) -> torch.Tensor:
-        out = self.conv2(F.relu(self.bn2(self.conv1(out))))
+    def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(F.relu(self.bn2(self.conv1(x))))
         return self.conv3(F.relu(self.bn3(out)))
 
+    def zero_init_last(self) -> None:
+        """f(x) = 0 at the start: the branch's last conv is zero."""
+        nn.init.zeros_(self.conv3.weight)
 
-def _preact_shortcut(x: torch.Tensor, pre: torch.Tensor, downsample: nn.Module | None):
-    if downsample is None:
-        return x
-    if isinstance(downsample, ZeroPadShortcut):  # option A pads the block's input itself
-        return downsample(x)
-    return downsample(pre)  # a projection sees the shared pre-activation
+
+Block = type[BasicBlock] | type[Bottleneck]
+_PREACT: dict[type[nn.Module], type[PreActBlock]] = {
+    BasicBlock: PreActBasicBlock,
+    Bottleneck: PreActBottleneck,
+}
 
 
 class ResNet(ConvNet):
@@ -204,34 +243,36 @@ class ResNet(ConvNet):
         stem: "imagenet" (7x7/2 conv, 3x3/2 max pool) or "cifar" (3x3/1 conv, Sec. 4.2).
         shortcut: "A", "B" or "C" (Sec. 3.3).
         stride_in_1x1: put a bottleneck's stride in its first 1x1 conv (the paper's v1).
-        preact: pre-activation blocks and a final BN-ReLU (He et al. 2016).
+        preact: pre-activation units and a final BN-ReLU (He et al. 2016).
         residual: ``False`` builds the plain network (Sec. 4.1): the same layers, no shortcuts.
-        zero_init_residual: start each block's last BN at zero (Goyal et al. 2017).
+        zero_init_residual: start every residual branch at zero, so each block begins as its
+            shortcut (Goyal et al. 2017).
     """
 
     def __init__(
         self,
-        block: type[BasicBlock] | type[Bottleneck],
+        block: Block,
         layers: Sequence[int],
-        num_classes: int = 1000,
-        in_chans: int = 3,
+        num_classes: int,
+        in_chans: int,
+        *,
+        shortcut: str,
+        preact: bool,
+        zero_init_residual: bool,
         widths: Sequence[int] = (64, 128, 256, 512),
         stem: str = "imagenet",
-        shortcut: str = "B",
         stride_in_1x1: bool = False,
-        preact: bool = False,
         residual: bool = True,
-        zero_init_residual: bool = False,
     ) -> None:
         super().__init__(num_classes, in_chans)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {', '.join(SHORTCUTS)}, got {shortcut!r}")
         if stem not in ("imagenet", "cifar"):
             raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}")
+        if zero_init_residual and not residual:
+            raise ValueError("zero_init_residual needs shortcuts: a plain network would be zero")
         self.shortcut, self.preact, self.residual = shortcut, preact, residual
-        self.block = (
-            {BasicBlock: PreActBasicBlock, Bottleneck: PreActBottleneck}[block] if preact else block
-        )
+        self.block = _PREACT[block] if preact else block
         self.block_kwargs = {"stride_in_1x1": stride_in_1x1} if block is Bottleneck else {}
         self.inplanes = widths[0]
         if stem == "imagenet":
@@ -248,6 +289,8 @@ class ResNet(ConvNet):
         self.final_norm = nn.BatchNorm2d(self.inplanes) if preact else None
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(self.inplanes, num_classes)
+        self.num_features = self.inplanes
+        self.classifier_widths = {"fc": self.inplanes}
         self._init_weights(zero_init_residual)
 
     def _make_layer(self, planes: int, blocks: int, stride: int, first: bool) -> nn.Sequential:
@@ -273,7 +316,6 @@ class ResNet(ConvNet):
         return nn.Sequential(*layers)
 
     def _init_weights(self, zero_init_residual: bool) -> None:
-        """He et al. 2015 (Sec. 3.4) for convs, BN weight 1 and bias 0: torchvision's init."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -281,22 +323,15 @@ class ResNet(ConvNet):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
         if zero_init_residual:
-            for m in self.modules():
-                last = (
-                    getattr(m, "bn3", None)
-                    if isinstance(m, Bottleneck)
-                    else getattr(m, "bn2", None)
-                    if isinstance(m, BasicBlock)
-                    else None
-                )
-                if last is not None:
-                    nn.init.constant_(last.weight, 0)
+            for layer in self.stages():
+                for block in layer:
+                    block.zero_init_last()
 
     def stages(self) -> list[nn.Sequential]:
         return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.relu(self.bn1(self.conv1(self.check_input(x))))
         if self.maxpool is not None:
             x = self.maxpool(x)
         for layer in self.stages():
@@ -305,161 +340,149 @@ class ResNet(ConvNet):
             x = self.relu(self.final_norm(x))
         return x
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
 
 
 # ----------------------------------------------------------------------------- ImageNet
-_OPTIONS = {"shortcut": "B", "stride_in_1x1": False, "preact": False, "zero_init_residual": False}
-
-
-def _imagenet(depth: int, top1: float, top5: float | None, protocol: str):
-    error: dict[str, float | str] = {"top1": top1, "protocol": protocol}
-    if top5 is not None:
-        error["top5"] = top5
-    return register_model(
-        family="resnet",
-        paper=_PAPER,
-        year=2015,
-        depth=depth,
-        input_size=(3, 224, 224),
-        dataset="imagenet",
-        num_classes=1000,
-        reported_error=error,
-        torchvision=f"resnet{depth}",
-        notes="torchvision's ResNet (v1.5: stride in the 3x3 conv)"
-        if depth >= 50
-        else "torchvision's ResNet",
-        options=_OPTIONS,
-    )
+def imagenet_resnet(
+    block: Block,
+    layers: Sequence[int],
+    num_classes: int,
+    in_chans: int,
+    *,
+    shortcut: str = "B",
+    stride_in_1x1: bool = False,
+    preact: bool = False,
+    zero_init_residual: bool = False,
+) -> ResNet:
+    """A ResNet of Table 1 (torchvision's by default)."""
+    return ResNet(
+        block, layers, num_classes, in_chans, shortcut=shortcut, stride_in_1x1=stride_in_1x1,
+        preact=preact, zero_init_residual=zero_init_residual,
+    )  # fmt: skip
 
 
 _T3 = "ILSVRC-2012 val, 10-crop (Table 3)"
-
-
-@_imagenet(18, 27.88, None, "ILSVRC-2012 val, 10-crop (Table 2)")
-def resnet18(num_classes: int, in_chans: int, **options) -> ResNet:
-    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_chans, **options)
-
-
-@_imagenet(34, 24.52, 7.46, _T3)
-def resnet34(num_classes: int, in_chans: int, **options) -> ResNet:
-    return ResNet(BasicBlock, (3, 4, 6, 3), num_classes, in_chans, **options)
-
-
-@_imagenet(50, 22.85, 6.71, _T3)
-def resnet50(num_classes: int, in_chans: int, **options) -> ResNet:
-    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_chans, **options)
-
-
-@_imagenet(101, 21.75, 6.05, _T3)
-def resnet101(num_classes: int, in_chans: int, **options) -> ResNet:
-    return ResNet(Bottleneck, (3, 4, 23, 3), num_classes, in_chans, **options)
-
-
-@_imagenet(152, 21.43, 5.71, _T3)
-def resnet152(num_classes: int, in_chans: int, **options) -> ResNet:
-    return ResNet(Bottleneck, (3, 8, 36, 3), num_classes, in_chans, **options)
+_V1 = "v1: stride in the first 1x1 conv (stride_in_1x1=True)"
+#: Table 1 (block, blocks per stage conv2_x..conv5_x), parameters, and the error the paper
+#: reports (Table 2 for ResNet-18, which uses option A there; Table 3 for the others, option
+#: B, with the v1 bottleneck for 50-152).
+IMAGENET: dict[int, tuple[Block, tuple[int, ...], int, ReportedError]] = {
+    18: (BasicBlock, (2, 2, 2, 2), 11_689_512, ReportedError(
+        "ILSVRC-2012 val, 10-crop (Table 2)", top1=27.88,
+        variant="option A: zero-padding shortcuts (shortcut='A')")),
+    34: (BasicBlock, (3, 4, 6, 3), 21_797_672, ReportedError(_T3, 24.52, 7.46)),
+    50: (Bottleneck, (3, 4, 6, 3), 25_557_032, ReportedError(_T3, 22.85, 6.71, _V1)),
+    101: (Bottleneck, (3, 4, 23, 3), 44_549_160, ReportedError(_T3, 21.75, 6.05, _V1)),
+    152: (Bottleneck, (3, 8, 36, 3), 60_192_808, ReportedError(_T3, 21.43, 5.71, _V1)),
+}  # fmt: skip
+for _depth, (_block, _layers, _params, _error) in IMAGENET.items():
+    register(
+        name=f"resnet{_depth}",
+        depth=_depth,
+        input_size=(3, 224, 224),
+        dataset="imagenet",
+        num_classes=1000,
+        params=_params,
+        reported_error=_error,
+        torchvision=f"resnet{_depth}",
+        notes="torchvision's ResNet" + (" (v1.5: stride in the 3x3 conv)" if _depth >= 50 else ""),
+    )(functools.partial(imagenet_resnet, _block, _layers))
 
 
 # ----------------------------------------------------------------------------- CIFAR
-#: Table 6, CIFAR-10 test error (%) with the paper's augmentation; plain nets: Figure 6 only.
-_CIFAR_ERROR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43, 1202: 7.93}
+def _cifar_stages(depth: int, per_block: int) -> tuple[int, int, int]:
+    if (depth - 2) % per_block:
+        raise ValueError(f"depth must be {per_block}n+2 for this CIFAR network, got {depth}")
+    n = (depth - 2) // per_block
+    return (n, n, n)
 
 
 def cifar_resnet(
     depth: int,
-    num_classes: int = 10,
-    in_chans: int = 3,
-    residual: bool = True,
+    num_classes: int,
+    in_chans: int,
+    *,
     shortcut: str = "A",
     preact: bool = False,
+    zero_init_residual: bool = False,
 ) -> ResNet:
     """The 6n+2-layer CIFAR network of Sec. 4.2: a 3x3 conv, three stages of n basic blocks
     at 16, 32 and 64 filters on 32, 16 and 8 pixel maps, global average pool, FC."""
-    if (depth - 2) % 6:
-        raise ValueError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110...), got {depth}")
-    n = (depth - 2) // 6
     return ResNet(
-        BasicBlock,
-        (n, n, n),
-        num_classes,
-        in_chans,
-        widths=(16, 32, 64),
-        stem="cifar",
-        shortcut=shortcut,
-        preact=preact,
-        residual=residual,
-    )
+        BasicBlock, _cifar_stages(depth, 6), num_classes, in_chans, widths=(16, 32, 64),
+        stem="cifar", shortcut=shortcut, preact=preact, zero_init_residual=zero_init_residual,
+    )  # fmt: skip
 
 
-def _register_cifar(depth: int, plain: bool):
-    error = None if plain else {"top1": _CIFAR_ERROR[depth], "protocol": "CIFAR-10 test (Table 6)"}
-    kind = "plain network (no shortcuts), Sec. 4.2" if plain else "Sec. 4.2, option A"
-    return register_model(
-        family="resnet",
-        paper=_PAPER,
-        year=2015,
-        depth=depth,
-        input_size=(3, 32, 32),
-        dataset="cifar10",
-        num_classes=10,
-        reported_error=error,
-        notes=f"CIFAR {kind}, 6n+2 = {depth} layers.",
-        options={} if plain else {"shortcut": "A", "preact": False},
-    )
+def plain_cifar(depth: int, num_classes: int, in_chans: int) -> ResNet:
+    """The plain 6n+2-layer network of Sec. 4.2: the same layers as ``cifar_resnet``, no
+    shortcuts."""
+    return ResNet(
+        BasicBlock, _cifar_stages(depth, 6), num_classes, in_chans, widths=(16, 32, 64),
+        stem="cifar", shortcut="A", preact=False, zero_init_residual=False, residual=False,
+    )  # fmt: skip
 
 
-@_register_cifar(20, plain=False)
-def resnet20(num_classes: int, in_chans: int, **options) -> ResNet:
-    return cifar_resnet(20, num_classes, in_chans, **options)
+def preact_cifar_resnet(
+    depth: int, num_classes: int, in_chans: int, *, zero_init_residual: bool = False
+) -> ResNet:
+    """The 9n+2-layer pre-activation bottleneck network of "Identity Mappings" (appendix and
+    the authors' resnet-pre-act.lua): a 3x3 conv with 16 filters, three stages of n
+    bottleneck units of 16, 32 and 64 planes (64, 128 and 256 outputs), projection shortcuts
+    on the pre-activated input where the shape changes (the first unit of every stage), a
+    final BN-ReLU, global average pool, FC."""
+    return ResNet(
+        Bottleneck, _cifar_stages(depth, 9), num_classes, in_chans, widths=(16, 32, 64),
+        stem="cifar", shortcut="B", preact=True, zero_init_residual=zero_init_residual,
+    )  # fmt: skip
 
 
-@_register_cifar(32, plain=False)
-def resnet32(num_classes: int, in_chans: int, **options) -> ResNet:
-    return cifar_resnet(32, num_classes, in_chans, **options)
+register_cifar = functools.partial(
+    register, input_size=(3, 32, 32), dataset="cifar10", num_classes=10
+)
+#: Sec. 4.2 / Table 6: depth -> (CIFAR-10 test error %, parameters). The plain networks
+#: have the same parameters (option A adds none); their errors are only plotted (Figure 6).
+CIFAR = {
+    20: (8.75, 269_722),
+    32: (7.51, 464_154),
+    44: (7.17, 658_586),
+    56: (6.97, 853_018),
+    110: (6.43, 1_727_962),
+    1202: (7.93, 19_421_274),
+}
+for _depth, (_err, _params) in CIFAR.items():
+    register_cifar(
+        name=f"resnet{_depth}",
+        depth=_depth,
+        params=_params,
+        reported_error=ReportedError(
+            "CIFAR-10 test (Table 6" + ("; best of 5 runs)" if _depth == 110 else ")"), top1=_err
+        ),
+        notes=f"CIFAR Sec. 4.2, option A, 6n+2 = {_depth} layers.",
+    )(functools.partial(cifar_resnet, _depth))
+    if _depth != 1202:
+        register_cifar(
+            name=f"plain{_depth}",
+            depth=_depth,
+            params=_params,
+            notes=f"CIFAR plain network (no shortcuts), Sec. 4.2, {_depth} layers.",
+        )(functools.partial(plain_cifar, _depth))
 
-
-@_register_cifar(44, plain=False)
-def resnet44(num_classes: int, in_chans: int, **options) -> ResNet:
-    return cifar_resnet(44, num_classes, in_chans, **options)
-
-
-@_register_cifar(56, plain=False)
-def resnet56(num_classes: int, in_chans: int, **options) -> ResNet:
-    return cifar_resnet(56, num_classes, in_chans, **options)
-
-
-@_register_cifar(110, plain=False)
-def resnet110(num_classes: int, in_chans: int, **options) -> ResNet:
-    return cifar_resnet(110, num_classes, in_chans, **options)
-
-
-@_register_cifar(1202, plain=False)
-def resnet1202(num_classes: int, in_chans: int, **options) -> ResNet:
-    return cifar_resnet(1202, num_classes, in_chans, **options)
-
-
-@_register_cifar(20, plain=True)
-def plain20(num_classes: int, in_chans: int) -> ResNet:
-    return cifar_resnet(20, num_classes, in_chans, residual=False)
-
-
-@_register_cifar(32, plain=True)
-def plain32(num_classes: int, in_chans: int) -> ResNet:
-    return cifar_resnet(32, num_classes, in_chans, residual=False)
-
-
-@_register_cifar(44, plain=True)
-def plain44(num_classes: int, in_chans: int) -> ResNet:
-    return cifar_resnet(44, num_classes, in_chans, residual=False)
-
-
-@_register_cifar(56, plain=True)
-def plain56(num_classes: int, in_chans: int) -> ResNet:
-    return cifar_resnet(56, num_classes, in_chans, residual=False)
-
-
-@_register_cifar(110, plain=True)
-def plain110(num_classes: int, in_chans: int) -> ResNet:
-    return cifar_resnet(110, num_classes, in_chans, residual=False)
+#: "Identity Mappings" Table 4: depth -> (CIFAR-10 test error %, median of 5 runs; params).
+PREACT_CIFAR = {164: (5.46, 1_703_258), 1001: (4.92, 10_327_706)}
+for _depth, (_err, _params) in PREACT_CIFAR.items():
+    register_cifar(
+        name=f"preact_resnet{_depth}",
+        paper="He, Zhang, Ren & Sun, Identity Mappings in Deep Residual Networks, ECCV 2016",
+        year=2016,
+        depth=_depth,
+        params=_params,
+        reported_error=ReportedError("CIFAR-10 test, median of 5 runs (Table 4)", top1=_err),
+        notes=f"Pre-activation bottleneck units, 9n+2 = {_depth} layers.",
+    )(functools.partial(preact_cifar_resnet, _depth))

@@ -3,21 +3,37 @@ Recognition", ICLR 2015 (arXiv 2014).
 
 Depth from stacks of 3x3 convolutions (Sec. 2.3: two 3x3 layers see 5x5, three see 7x7, with
 fewer weights and more non-linearities). ``CONFIGS`` is Table 1 column by column; the ImageNet
-networks use torchvision's module names (``features``, ``avgpool``, ``classifier``) and
-initialisation, so torchvision's ``vgg11``..``vgg19_bn`` state_dicts load unchanged.
+networks use torchvision's module names (``features``, ``avgpool``, ``classifier``), so
+torchvision's ``vgg11``..``vgg19_bn`` state_dicts load unchanged.
 :meth:`VGG.to_fully_convolutional` gives the paper's dense evaluation (Sec. 3.2).
+
+Initialisation (``init``): "torchvision" (the default) is He et al.'s normal init with
+fan_out for convs and N(0, 0.01) for the FC layers, which trains every configuration from
+scratch. "paper" is Sec. 3.1's "normal distribution with the zero mean and 10^-2 variance"
+(std 0.1; many reimplementations read it as std 0.01) with zero biases. The paper used random
+init only for net A and initialised the first four convs and the FC layers of deeper nets
+from a trained A (not reproducible as an init option); after submission the authors found
+Glorot & Bengio's init trains them directly.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 from torch import nn
 
 from moderncnn.models.base import ConvNet
-from moderncnn.models.layers import paper_lrn
-from moderncnn.models.registry import register_model
+from moderncnn.models.layers import fc_head, paper_lrn
+from moderncnn.models.registry import ReportedError, register_model
 
-_PAPER = "Simonyan & Zisserman, Very Deep Convolutional Networks, ICLR 2015"
+register = functools.partial(
+    register_model,
+    family="vgg",
+    paper="Simonyan & Zisserman, Very Deep Convolutional Networks, ICLR 2015",
+    year=2014,
+    min_input_size=32,  # five 2x2/2 max pools
+)
 
 #: Table 1. An int is a 3x3 conv with that many channels, "conv1-N" a 1x1 conv (config C),
 #: "M" a 2x2/2 max pool, "LRN" local response normalisation (A-LRN).
@@ -25,51 +41,13 @@ CONFIGS: dict[str, list[int | str]] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "A-LRN": [64, "LRN", "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    "C": [
-        64,
-        64,
-        "M",
-        128,
-        128,
-        "M",
-        256,
-        256,
-        "conv1-256",
-        "M",
-        512,
-        512,
-        "conv1-512",
-        "M",
-        512,
-        512,
-        "conv1-512",
-        "M",
-    ],  # fmt: skip
+    "C": [64, 64, "M", 128, 128, "M", 256, 256, "conv1-256", "M",
+          512, 512, "conv1-512", "M", 512, 512, "conv1-512", "M"],
     "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "E": [
-        64,
-        64,
-        "M",
-        128,
-        128,
-        "M",
-        256,
-        256,
-        256,
-        256,
-        "M",
-        512,
-        512,
-        512,
-        512,
-        "M",
-        512,
-        512,
-        512,
-        512,
-        "M",
-    ],  # fmt: skip
-}
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+          512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}  # fmt: skip
+INITS = ("torchvision", "paper")
 
 
 def make_layers(cfg: list[int | str], in_chans: int = 3, batch_norm: bool = False) -> nn.Sequential:
@@ -91,16 +69,35 @@ def make_layers(cfg: list[int | str], in_chans: int = 3, batch_norm: bool = Fals
     return nn.Sequential(*layers)
 
 
+def init_weights(model: nn.Module, init: str) -> None:
+    """Initialise convs, BNs and linear layers as ``init`` says (module docstring)."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.Conv2d | nn.Linear):
+            if init == "paper":
+                nn.init.normal_(m.weight, 0, 0.1)  # variance 10^-2
+            elif isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            else:
+                nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.constant_(m.bias, 0)
+
+
 class VGG(ConvNet):
-    """Convolutional ``features``, a 7x7 adaptive pool and three FC layers (Sec. 2.1)."""
+    """Convolutional ``features``, a 7x7 adaptive pool and three FC layers (Sec. 2.1): fc6 and
+    fc7 of 4096 units with dropout on their outputs (Sec. 3.1), fc8 the classifier."""
 
     def __init__(
         self,
         features: nn.Sequential,
         num_classes: int,
         in_chans: int,
-        dropout: float = 0.5,
-        init_weights: bool = True,
+        drop_rate: float,
+        init: str,
     ) -> None:
         super().__init__(num_classes, in_chans)
         self.features = features
@@ -108,20 +105,24 @@ class VGG(ConvNet):
         self.classifier = nn.Sequential(
             nn.Linear(512 * 7 * 7, 4096),
             nn.ReLU(True),
-            nn.Dropout(p=dropout),
+            nn.Dropout(p=drop_rate),
             nn.Linear(4096, 4096),
             nn.ReLU(True),
-            nn.Dropout(p=dropout),
+            nn.Dropout(p=drop_rate),
             nn.Linear(4096, num_classes),
         )
-        if init_weights:
-            _init_weights(self)
+        self.num_features = 4096
+        self.classifier_widths = {"classifier.6": 4096}
+        init_weights(self, init)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self.features(self.check_input(x))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.avgpool(x), 1))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return fc_head(self.classifier, torch.flatten(self.avgpool(x), 1), pre_logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
 
     def to_fully_convolutional(self) -> VGGDense:
         """The paper's dense evaluation (Sec. 3.2): fc6 becomes a 7x7 conv, fc7 and fc8 1x1
@@ -163,16 +164,29 @@ class VGGDense(ConvNet):
         super().__init__(num_classes, in_chans)
         self.features = features
         self.head = head
+        self.num_features = 4096
+        self.classifier_widths = {"head.6": 4096}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self.features(self.check_input(x))
 
     def score_map(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        return self.head(self.features(x))
+        return self.head(self.forward_features(x))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(x).mean(dim=(2, 3))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        *hidden, fc8 = self.head
+        for layer in hidden:
+            x = layer(x)
+        return x.mean(dim=(2, 3)) if pre_logits else fc8(x).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new 1x1 conv classifier (fc8 of the dense network), or identity for 0."""
+        fc8 = nn.Conv2d(4096, num_classes, 1) if num_classes else nn.Identity()
+        self.head[6] = fc8
+        self.num_classes = num_classes
 
 
 class VGGCifar(ConvNet):
@@ -183,148 +197,91 @@ class VGGCifar(ConvNet):
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # identity at 32x32: five pools leave 1x1
         self.classifier = nn.Linear(512, num_classes)
-        _init_weights(self)
+        self.num_features = 512
+        self.classifier_widths = {"classifier": 512}
+        init_weights(self, "torchvision")
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        return self.features(self.check_input(x))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.avgpool(x), 1))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.classifier(x)
 
-
-def _init_weights(model: nn.Module) -> None:
-    """torchvision's initialisation (the paper's Sec. 3.1 random init, He et al. for convs)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.constant_(m.weight, 1)
-            nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.constant_(m.bias, 0)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
 
 
-def _vgg(cfg: str, batch_norm: bool, num_classes: int, in_chans: int, dropout: float) -> VGG:
-    return VGG(make_layers(CONFIGS[cfg], in_chans, batch_norm), num_classes, in_chans, dropout)
-
-
-def _register(
+def vgg(
     cfg: str,
-    depth: int,
-    error: tuple[float, float] | None,
-    tv: str | None,
-    table: str = "Table 3, single scale",
-    notes: str = "",
-):
-    reported = None if error is None else {"top1": error[0], "top5": error[1], "protocol": table}
-    return register_model(
-        family="vgg",
-        paper=_PAPER,
-        year=2014,
-        depth=depth,
-        input_size=(3, 224, 224),
-        dataset="imagenet",
-        num_classes=1000,
-        reported_error=reported,
-        torchvision=tv,
-        notes=notes or f"Configuration {cfg} of Table 1.",
-        options={"dropout": 0.5},
+    batch_norm: bool,
+    num_classes: int,
+    in_chans: int,
+    *,
+    drop_rate: float = 0.5,
+    init: str = "torchvision",
+) -> VGG:
+    """VGG of Table 1's configuration ``cfg`` ("A".."E"), with BN after every conv if asked."""
+    return VGG(
+        make_layers(CONFIGS[cfg], in_chans, batch_norm), num_classes, in_chans, drop_rate, init
     )
 
 
-_BN = "Configuration {} with BatchNorm after every conv (torchvision; not in the paper)."
-
-
-@_register("A", 11, (29.6, 10.4), "vgg11")
-def vgg11(num_classes: int, in_chans: int, dropout: float = 0.5) -> VGG:
-    return _vgg("A", False, num_classes, in_chans, dropout)
-
-
-@_register("A-LRN", 11, (29.7, 10.5), None, notes="Configuration A-LRN: LRN after conv1.")
-def vgg11_lrn(num_classes: int, in_chans: int, dropout: float = 0.5) -> VGG:
-    return _vgg("A-LRN", False, num_classes, in_chans, dropout)
-
-
-@_register("B", 13, (28.7, 9.9), "vgg13")
-def vgg13(num_classes: int, in_chans: int, dropout: float = 0.5) -> VGG:
-    return _vgg("B", False, num_classes, in_chans, dropout)
-
-
-@_register("C", 16, (27.3, 8.8), None, notes="Configuration C: 1x1 convs in stages 3-5.")
-def vgg16_c(num_classes: int, in_chans: int, dropout: float = 0.5) -> VGG:
-    return _vgg("C", False, num_classes, in_chans, dropout)
-
-
-@_register("D", 16, (24.4, 7.2), "vgg16", table="Table 5, multi-crop & dense")
-def vgg16(num_classes: int, in_chans: int, dropout: float = 0.5) -> VGG:
-    return _vgg("D", False, num_classes, in_chans, dropout)
-
-
-@_register("E", 19, (24.4, 7.1), "vgg19", table="Table 5, multi-crop & dense")
-def vgg19(num_classes: int, in_chans: int, dropout: float = 0.5) -> VGG:
-    return _vgg("E", False, num_classes, in_chans, dropout)
-
-
-@_register("A", 11, None, "vgg11_bn", notes=_BN.format("A"))
-def vgg11_bn(num_classes: int, in_chans: int, dropout: float = 0.5) -> VGG:
-    return _vgg("A", True, num_classes, in_chans, dropout)
-
-
-@_register("B", 13, None, "vgg13_bn", notes=_BN.format("B"))
-def vgg13_bn(num_classes: int, in_chans: int, dropout: float = 0.5) -> VGG:
-    return _vgg("B", True, num_classes, in_chans, dropout)
-
-
-@_register("D", 16, None, "vgg16_bn", notes=_BN.format("D"))
-def vgg16_bn(num_classes: int, in_chans: int, dropout: float = 0.5) -> VGG:
-    return _vgg("D", True, num_classes, in_chans, dropout)
-
-
-@_register("E", 19, None, "vgg19_bn", notes=_BN.format("E"))
-def vgg19_bn(num_classes: int, in_chans: int, dropout: float = 0.5) -> VGG:
-    return _vgg("E", True, num_classes, in_chans, dropout)
-
-
-def _register_cifar(cfg: str, depth: int):
-    return register_model(
-        family="vgg",
-        paper=_PAPER,
-        year=2014,
-        depth=depth,
-        input_size=(3, 32, 32),
-        dataset="cifar10",
-        num_classes=10,
-        notes=f"Configuration {cfg} for 32x32: BN after every conv, one linear head.",
-    )
-
-
-_CIFAR_DOC = """VGG configuration {} for 32x32 images.
+def vgg_cifar(cfg: str, num_classes: int, in_chans: int) -> VGGCifar:
+    """VGG configuration ``cfg`` for 32x32 images.
 
     Kept: Table 1's 3x3 convolution stacks and five 2x2 max pools. Changed: BatchNorm after
     every conv (the paper trained deep configurations by initialising from shallower ones,
     Sec. 3.1; BN makes them trainable from scratch), and the three 4096-wide FC layers become
     one linear layer, since five pools leave a 1x1x512 map at 32x32 and the FC stack would
     hold most of the parameters for ten classes."""
+    return VGGCifar(make_layers(CONFIGS[cfg], in_chans, True), num_classes, in_chans)
 
 
-@_register_cifar("A", 9)
-def vgg11_cifar(num_classes: int, in_chans: int) -> VGGCifar:
-    return VGGCifar(make_layers(CONFIGS["A"], in_chans, True), num_classes, in_chans)
+_T3 = "ILSVRC-2012 val, single scale (Table 3)"
+_T5 = "ILSVRC-2012 val, multi-crop & dense (Table 5)"
+#: name: (Table 1 configuration, weight layers, BN, (top-1, top-5, protocol) or None,
+#: parameters). The BN variants are torchvision's (BN is not in the paper); the others
+#: are torchvision's too except A-LRN and C.
+IMAGENET = {
+    "vgg11": ("A", 11, False, (29.6, 10.4, _T3), 132_863_336),
+    "vgg11_lrn": ("A-LRN", 11, False, (29.7, 10.5, _T3), 132_863_336),
+    "vgg13": ("B", 13, False, (28.7, 9.9, _T3), 133_047_848),
+    "vgg16_c": ("C", 16, False, (27.3, 8.8, _T3), 133_638_952),
+    "vgg16": ("D", 16, False, (24.4, 7.2, _T5), 138_357_544),
+    "vgg19": ("E", 19, False, (24.4, 7.1, _T5), 143_667_240),
+    "vgg11_bn": ("A", 11, True, None, 132_868_840),
+    "vgg13_bn": ("B", 13, True, None, 133_053_736),
+    "vgg16_bn": ("D", 16, True, None, 138_365_992),
+    "vgg19_bn": ("E", 19, True, None, 143_678_248),
+}
+for _name, (_cfg, _depth, _bn, _err, _params) in IMAGENET.items():
+    register(
+        name=_name,
+        depth=_depth,
+        params=_params,
+        input_size=(3, 224, 224),
+        dataset="imagenet",
+        num_classes=1000,
+        reported_error=None if _err is None else ReportedError(_err[2], _err[0], _err[1]),
+        torchvision=None if _cfg in ("A-LRN", "C") else _name,
+        notes=f"Configuration {_cfg} of Table 1"
+        + (" with BatchNorm after every conv (torchvision; not in the paper)." if _bn else "."),
+    )(functools.partial(vgg, _cfg, _bn))
 
-
-@_register_cifar("D", 14)
-def vgg16_cifar(num_classes: int, in_chans: int) -> VGGCifar:
-    return VGGCifar(make_layers(CONFIGS["D"], in_chans, True), num_classes, in_chans)
-
-
-@_register_cifar("E", 17)
-def vgg19_cifar(num_classes: int, in_chans: int) -> VGGCifar:
-    return VGGCifar(make_layers(CONFIGS["E"], in_chans, True), num_classes, in_chans)
-
-
-vgg11_cifar.__doc__ = _CIFAR_DOC.format("A")
-vgg16_cifar.__doc__ = _CIFAR_DOC.format("D")
-vgg19_cifar.__doc__ = _CIFAR_DOC.format("E")
+register_cifar = functools.partial(
+    register, input_size=(3, 32, 32), dataset="cifar10", num_classes=10
+)
+#: name: (Table 1 configuration, weight layers, parameters).
+CIFAR = {
+    "vgg11_cifar": ("A", 9, 9_231_114),
+    "vgg16_cifar": ("D", 14, 14_728_266),
+    "vgg19_cifar": ("E", 17, 20_040_522),
+}
+for _name, (_cfg, _depth, _params) in CIFAR.items():
+    register_cifar(
+        name=_name,
+        depth=_depth,
+        params=_params,
+        notes=f"Configuration {_cfg} for 32x32: BN after every conv, one linear head.",
+    )(functools.partial(vgg_cifar, _cfg))
