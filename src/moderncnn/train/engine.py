@@ -24,9 +24,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from moderncnn.checkpoint import atomic_write, load_weights, save_weights
+from moderncnn.checkpoint import load_weights, save_weights
 from moderncnn.data import load_splits, make_loader
 from moderncnn.errors import CheckpointError, ConfigError, DivergedError
+from moderncnn.io import atomic_write
 from moderncnn.models import create_model, model_info
 from moderncnn.train import distributed
 from moderncnn.train.config import TrainConfig
