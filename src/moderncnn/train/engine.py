@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
@@ -28,6 +27,7 @@ from moderncnn.checkpoint import load_weights, save_weights
 from moderncnn.data import load_splits, make_loader
 from moderncnn.errors import CheckpointError, ConfigError, DivergedError
 from moderncnn.io import atomic_write
+from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
 from moderncnn.train import distributed
 from moderncnn.train.config import TrainConfig
@@ -59,22 +59,6 @@ class TrainResult:
     test: dict[str, float] | None
     wall_time_s: float
     images_per_s: float
-
-
-def compute_loss(
-    out: torch.Tensor | tuple, target: torch.Tensor, aux_weight: float, label_smoothing: float = 0.0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, main logits): cross-entropy of the main logits plus ``aux_weight`` times that of
-    each auxiliary output (GoogLeNet's 0.3, Szegedy et al. Sec. 5); any tuple or namedtuple
-    output counts as (main, *aux), with ``None`` entries ignored."""
-    logits, *aux = out if isinstance(out, tuple) else (out,)
-    loss = F.cross_entropy(logits.float(), target, label_smoothing=label_smoothing)
-    for a in aux:
-        if a is not None:
-            loss = loss + aux_weight * F.cross_entropy(
-                a.float(), target, label_smoothing=label_smoothing
-            )
-    return loss, logits
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
