@@ -110,7 +110,7 @@ class Trainer:
             )
         self.epochs = cfg.resolved_epochs(self.steps_per_epoch)
         self.total_steps = cfg.iterations or self.epochs * self.steps_per_epoch
-        self.schedule = LRSchedule(cfg, self.steps_per_epoch, self.total_steps)
+        self.schedule = LRSchedule.from_config(cfg, self.steps_per_epoch, self.total_steps)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(),
             lr=cfg.lr,
@@ -259,7 +259,7 @@ class Trainer:
             disable=not (self.env.main and cfg.progress),
         )
         images, start = 0, time.perf_counter()
-        shown = start
+        shown, counted = start, meter.top1_counts()
         for i, (x, y) in enumerate(itertools.islice(loader, micro_batches)):
             boundary = (i + 1) % cfg.accum_steps == 0
             no_sync = isinstance(net, DistributedDataParallel) and not boundary
@@ -272,7 +272,12 @@ class Trainer:
             meter.update(loss.detach(), logits.detach(), y)
             images += len(y) * self.env.world
             if boundary:
+                watch = self.schedule.needs_error(self.step)
                 self._optimizer_step()
+                if watch:
+                    counts = meter.top1_counts()
+                    self._observe_warmup(counts - counted)
+                    counted = counts
             bar.update()
             now = time.perf_counter()
             if now - shown > 1.0:  # one host sync a second for the bar and the NaN check
@@ -306,6 +311,21 @@ class Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
+
+    def _observe_warmup(self, counts: torch.Tensor) -> None:
+        """Warm-up by error (He et al. Sec. 4.2): give the schedule the training top-1 error of
+        the step just taken, from its (top-1 hits, images) on this rank, summed over ranks so
+        that all take the same decision. A host sync, made only while warming up by error."""
+        hits, n = distributed.all_reduce(counts).tolist()
+        self.schedule.observe_error(self.step, 100 * (1 - hits / n))
+        if not self.schedule.warming_up(self.step):
+            log.info(
+                "warm-up at lr/10 ended after step %d: training error %.1f%% over the last %d "
+                "mini-batches",
+                self.step,
+                sum(self.schedule.recent_errors) / len(self.schedule.recent_errors),
+                len(self.schedule.recent_errors),
+            )
 
     def _evaluate(self, split: str) -> EvalResult:
         return evaluate(
