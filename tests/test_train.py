@@ -15,9 +15,9 @@ from safetensors.torch import load_file
 
 import moderncnn
 import tiny_model  # noqa: F401  (registers tiny_test_net)
-from moderncnn.cli import main
+from moderncnn.cli import build_parser, main
 from moderncnn.errors import ConfigError, DivergedError
-from moderncnn.train import compute_loss, resolve_config, train
+from moderncnn.train import compute_loss, engine, resolve_config, train
 from moderncnn.train.config import config_from, default_recipe, list_recipes, load_run_config
 from moderncnn.train.metrics import read_metrics
 from moderncnn.train.schedule import LRSchedule
@@ -194,6 +194,27 @@ def test_recipe_base(tmp_path: Path) -> None:
         resolve_config("resnet20", data_dir="x", warmup_error=80.0)
 
 
+def test_drop_rate_is_the_models_option() -> None:
+    """One name, timm's, for every family with dropout: DenseNet's rate after each conv
+    (Huang et al. Sec. 4.2: 0.2 without augmentation); ``--dropout`` is an alias."""
+    args = build_parser().parse_args(["train", "densenet40_k12", "--dropout", "0.2"])
+    assert args.drop_rate == 0.2
+    cfg = resolve_config("densenet40_k12", data_dir="x", drop_rate=0.2)
+    assert engine._model_options(cfg) == {"drop_rate": 0.2}
+    assert engine._model_options(resolve_config("densenet40_k12", data_dir="x")) == {}
+    assert "drop_rate" in resolve_config("vgg16", data_dir="x").to_toml()
+    assert (
+        resolve_config("vgg16", data_dir="x").drop_rate,
+        resolve_config("googlenet_paper", data_dir="x").drop_rate,
+    ) == (0.5, 0.4)
+    saved = {"model": "resnet20", "data_dir": "x", "epochs": 1, "dropout": -1.0}  # an old run
+    assert config_from(saved, source="old config.toml").drop_rate == -1.0
+    with pytest.raises(ConfigError, match="give drop_rate only"):
+        config_from({**saved, "drop_rate": 0.1}, source="test")
+    with pytest.raises(ConfigError, match="drop_rate must be below 1"):
+        resolve_config("densenet40_k12", data_dir="x", drop_rate=1.0)
+
+
 def test_aux_outputs_are_weighted() -> None:
     out = collections.namedtuple("Out", "logits aux2 aux1")(*torch.randn(3, 4, 5))
     y = torch.tensor([0, 1, 2, 3])
@@ -247,8 +268,6 @@ def test_resume_after_kill_is_exact(fake_cifar: Path, tmp_path: Path, monkeypatc
     extra += ("--warmup", "30", "--warmup-error", "55")
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert main(["train", "resnet20", "--recipe", "fast", *_args(fake_cifar, whole, *extra)]) == 0
-
-    from moderncnn.train import engine
 
     save = engine.save_checkpoint
 
@@ -336,7 +355,14 @@ def test_accumulation_and_bf16(fake_cifar: Path, tmp_path: Path) -> None:
             ["train", "resnet20", "--data-dir", "{data}", "--amp", "fp16", "--device", "cpu"],
             "needs a GPU",
         ),
-        (["train", "resnet20", "--data-dir", "{data}", "--dropout", "0.5"], "no dropout option"),
+        (
+            ["train", "resnet20", "--data-dir", "{data}", "--drop-rate", "0.5"],
+            "resnet20 takes no drop_rate option",
+        ),
+        (
+            ["train", "tiny_test_net", "--data-dir", "{data}", "--dropout", "0.5"],
+            "tiny_test_net takes no drop_rate option",
+        ),
         (["train", "--resume", "{tmp}"], "not a run directory"),
         (["train"], "name a model"),
         (

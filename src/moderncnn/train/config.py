@@ -77,7 +77,7 @@ class TrainConfig:
     )
     label_smoothing: float = _opt("cross-entropy label smoothing", default=0.0)
     aux_weight: float = _opt("weight of auxiliary classifiers' losses", default=0.3)
-    dropout: float = _opt("model dropout (-1: the model's default)", default=-1.0)
+    drop_rate: float = _opt("the model's dropout rate (-1: the model's default)", default=-1.0)
     # engine
     amp: str = _opt("autocast dtype", ("none", "bf16", "fp16"), default="none")
     channels_last: bool = _opt("channels_last memory format", default=True)
@@ -121,6 +121,10 @@ class TrainConfig:
         if self.batch_size % self.accum_steps:
             raise ConfigError(
                 f"batch_size {self.batch_size} is not a multiple of accum_steps {self.accum_steps}"
+            )
+        if self.drop_rate >= 1:
+            raise ConfigError(
+                f"drop_rate must be below 1 (-1: the model's default), got {self.drop_rate}"
             )
         if self.warmup < 0:
             raise ConfigError(f"warmup must be 0 or more iterations, got {self.warmup}")
@@ -224,8 +228,18 @@ def resolve_config(model: str, recipe: str = "", **overrides: Any) -> TrainConfi
     return config_from(values, source=f"recipe {recipe!r}")
 
 
+#: Keys renamed since runs were saved (a run's config.toml holds every key): old -> new.
+_RENAMED = {"dropout": "drop_rate"}
+
+
 def config_from(values: dict[str, Any], source: str) -> TrainConfig:
-    """A checked :class:`TrainConfig` from a mapping of field names to values."""
+    """A checked :class:`TrainConfig` from a mapping of field names (or their old names in
+    :data:`_RENAMED`) to values."""
+    for old, new in _RENAMED.items():
+        if old in values:
+            if new in values:
+                raise ConfigError(f"{source}: give {new} only ({old} is its old name)")
+            values = {new if k == old else k: v for k, v in values.items()}
     known = {f.name: f for f in fields(TrainConfig)}
     unknown = sorted(set(values) - set(known))
     if unknown:

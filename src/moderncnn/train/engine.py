@@ -44,9 +44,6 @@ from moderncnn.train.state import (
 
 log = logging.getLogger("moderncnn")
 
-#: Model option that sets dropout, by family (AlexNet's is fixed at 0.5 in the model).
-_DROPOUT_OPTION = {"vgg": "dropout", "googlenet": "dropout", "densenet": "drop_rate"}
-
 
 @dataclass
 class TrainResult:
@@ -73,13 +70,14 @@ def _configure_determinism(cfg: TrainConfig) -> None:
 
 
 def _model_options(cfg: TrainConfig) -> dict[str, object]:
-    if cfg.dropout < 0:
+    """Builder options the configuration sets: ``drop_rate`` (timm's name) when given."""
+    if cfg.drop_rate < 0:
         return {}
-    info = model_info(cfg.model)
-    option = _DROPOUT_OPTION.get(info.family)
-    if option not in info.options:
-        raise ConfigError(f"{cfg.model} has no dropout option; leave --dropout unset")
-    return {option: cfg.dropout}
+    if "drop_rate" not in model_info(cfg.model).options:
+        raise ConfigError(
+            f"{cfg.model} takes no drop_rate option (no dropout to set); leave --drop-rate unset"
+        )
+    return {"drop_rate": cfg.drop_rate}
 
 
 class Trainer:
