@@ -346,6 +346,17 @@ def test_accumulation_and_bf16(fake_cifar: Path, tmp_path: Path) -> None:
         torch.testing.assert_close(runs["bf16"][k], runs["one"][k], rtol=0.1, atol=0.05)
 
 
+def test_train_leaves_the_callers_config(fake_cifar: Path, tmp_path: Path, monkeypatch) -> None:
+    """The run directory chosen for ``output = ""`` is the trainer's; ``cfg`` stays as given."""
+    monkeypatch.chdir(tmp_path)
+    values = config_args(fake_cifar, tmp_path) | {"output": "", "val_size": 50, "test": False}
+    cfg = resolve_config("tiny_test_net", "cifar_fast", **values, epochs=1, limit=100)
+    result = train(cfg)
+    assert cfg.output == "" and result.run_dir.parent == Path("runs")
+    saved = load_run_config(result.run_dir)
+    assert saved.output == str(result.run_dir) and saved.epochs == 1
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

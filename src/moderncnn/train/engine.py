@@ -9,6 +9,7 @@ checkpoint. The test split is evaluated once, at the end, with the weights valid
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -84,14 +85,14 @@ class Trainer:
     """Builds data, model, optimizer and schedule from a :class:`TrainConfig` and runs them."""
 
     def __init__(self, cfg: TrainConfig, env: distributed.DistEnv, resume: bool = False) -> None:
-        self.cfg, self.env = cfg, env
+        self.env = env
         if cfg.amp == "fp16" and env.device.type != "cuda":
             raise ConfigError("--amp fp16 needs a GPU (it uses a grad scaler); use --amp bf16")
         options = _model_options(cfg)  # bad options fail before data is read
         _configure_determinism(cfg)
         torch.manual_seed(cfg.seed)
         self.run_dir = Path(distributed.broadcast(cfg.output or str(default_run_dir(cfg))))
-        cfg.output = str(self.run_dir)
+        self.cfg = cfg = dataclasses.replace(cfg, output=str(self.run_dir))  # not the caller's
         resume_from = latest_checkpoint(self.run_dir) if resume else None
         if resume and resume_from is None:
             raise CheckpointError(f"{str(self.run_dir)!r} has no checkpoint to resume from")
