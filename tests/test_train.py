@@ -37,6 +37,8 @@ def test_every_recipe_resolves() -> None:
         "vgg",
         "googlenet",
         "resnet_imagenet",
+        "densenet_imagenet",
+        "resnet_cifar_warmup",
     } <= set(list_recipes())
     for model in (
         "resnet20",
@@ -46,6 +48,8 @@ def test_every_recipe_resolves() -> None:
         "vgg16",
         "googlenet_paper",
         "resnet50",
+        "densenet121",
+        "resnet110",
     ):
         cfg = resolve_config(model, data_dir="x")
         assert cfg.recipe == default_recipe(model) and cfg.lr > 0
@@ -62,6 +66,23 @@ def test_every_recipe_resolves() -> None:
     fast = resolve_config("resnet20", "fast", data_dir="x", epochs=2, lr=0.05)
     assert (fast.recipe, fast.epochs, fast.lr, fast.iterations) == ("resnet_cifar_fast", 2, 0.05, 0)
     assert resolve_config("resnet20", data_dir="x", epochs=3).iterations == 0  # --epochs wins
+
+
+def test_densenet_imagenet_recipe() -> None:
+    """Huang et al. 2017, Sec. 4.2: 90 epochs, batch 256, lr 0.1 /10 at epochs 30 and 60, wd
+    1e-4, Nesterov momentum 0.9; Sec. 4.1: fb.resnet.torch's augmentation."""
+    for model in ("densenet121", "densenet161", "densenet169", "densenet201", "densenet264"):
+        assert default_recipe(model) == "densenet_imagenet"
+    d = resolve_config("densenet121", data_dir="x")
+    assert (d.epochs, d.iterations, d.batch_size, d.lr, d.weight_decay) == (90, 0, 256, 0.1, 1e-4)
+    assert (d.momentum, d.nesterov, d.augment) == (0.9, True, "fb_resnet")
+    assert (d.schedule, d.milestones, d.milestone_unit, d.gamma) == ("step", [30, 60], "epoch", 0.1)
+    s = LRSchedule.from_config(d, steps_per_epoch=5000, total_steps=450000)
+    assert [s.lr(i) for i in (149999, 150000, 299999, 300000)] == pytest.approx(
+        [0.1, 0.01, 0.01, 0.001]
+    )
+    assert default_recipe("resnet50") == "resnet_imagenet"
+    assert default_recipe("densenet40_k12") == "densenet_cifar"
 
 
 def test_bad_configs(tmp_path: Path) -> None:

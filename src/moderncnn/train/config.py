@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from moderncnn.data.augment import AUGMENTATIONS
 from moderncnn.errors import ConfigError
 from moderncnn.models import model_info
 from moderncnn.train.schedule import SCHEDULES, WARMUP_WINDOW
@@ -37,9 +38,7 @@ class TrainConfig:
     )
     # data
     augment: str = _opt(
-        "augmentation",
-        ("cifar", "flip", "none", "alexnet", "vgg", "googlenet", "resnet_imagenet"),
-        default="cifar",
+        "augmentation (moderncnn.data.augment.AUGMENTATIONS)", tuple(AUGMENTATIONS), default="cifar"
     )
     val_size: int = _opt("training images held out for validation (0: none)", default=5000)
     limit: int = _opt("use a fixed random subset of this many images per split (0: all)", default=0)
