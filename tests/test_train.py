@@ -236,6 +236,17 @@ def test_drop_rate_is_the_models_option() -> None:
         resolve_config("densenet40_k12", data_dir="x", drop_rate=1.0)
 
 
+def test_train_help_lists_every_option(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["train", "--help"])
+    out = capsys.readouterr().out
+    assert (
+        exit_.value.code == 0
+        and "--warmup-error" in out
+        and "--drop-rate DROP_RATE, --dropout" in out
+    )
+
+
 def test_aux_outputs_are_weighted() -> None:
     out = collections.namedtuple("Out", "logits aux2 aux1")(*torch.randn(3, 4, 5))
     y = torch.tensor([0, 1, 2, 3])

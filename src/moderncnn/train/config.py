@@ -70,8 +70,8 @@ class TrainConfig:
         "iterations at lr/10 first; with warmup_error, the most (He et al. Sec. 4.2)", default=0
     )
     warmup_error: float = _opt(
-        f"end warm-up once the training top-1 error (%) of the last {WARMUP_WINDOW} "
-        "mini-batches is below this (ResNet-110: 80, He et al. Sec. 4.2; 0: off)",
+        f"end warm-up once the training top-1 error of the last {WARMUP_WINDOW} mini-batches "
+        "is below this many percent (ResNet-110: 80, He et al. Sec. 4.2; 0: off)",
         default=0.0,
     )
     label_smoothing: float = _opt("cross-entropy label smoothing", default=0.0)
