@@ -316,15 +316,22 @@ class Trainer:
         the step just taken, from its (top-1 hits, images) on this rank, summed over ranks so
         that all take the same decision. A host sync, made only while warming up by error."""
         hits, n = distributed.all_reduce(counts).tolist()
-        self.schedule.observe_error(self.step, 100 * (1 - hits / n))
-        if not self.schedule.warming_up(self.step):
-            log.info(
-                "warm-up at lr/10 ended after step %d: training error %.1f%% over the last %d "
-                "mini-batches",
-                self.step,
-                sum(self.schedule.recent_errors) / len(self.schedule.recent_errors),
-                len(self.schedule.recent_errors),
-            )
+        schedule = self.schedule
+        schedule.observe_error(self.step, 100 * (1 - hits / n))
+        if schedule.warming_up(self.step):
+            return
+        by_error = schedule.warmup_end == self.step
+        errors = schedule.recent_errors
+        log.info(
+            "warm-up at lr/10 ended after step %d%s: training error %.1f%% over the last %d "
+            "mini-batches, %s %g%%",
+            self.step,
+            "" if by_error else ", its upper bound",
+            sum(errors) / len(errors),
+            len(errors),
+            "below" if by_error else "not below",
+            schedule.warmup_error,
+        )
 
     def _evaluate(self, split: str) -> EvalResult:
         return evaluate(
