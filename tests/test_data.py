@@ -3,18 +3,27 @@ on-device and per-paper augmentation."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
+from torchvision.transforms import v2
 
 from conftest import write_fake_cifar
 from moderncnn.data import cache, load_splits, make_loader
-from moderncnn.data.augment import Lighting, crop_flip, train_transform
+from moderncnn.data.augment import (
+    AUGMENTATIONS,
+    Lighting,
+    augmentation,
+    crop_flip,
+    train_transform,
+)
 from moderncnn.data.sources import find_dataset, holdout
-from moderncnn.errors import DataError
+from moderncnn.errors import ConfigError, DataError
+from moderncnn.train import TrainConfig
 
 
 def _image_folder(root: Path, size: int, per_class: int = 6, bad: bool = True) -> Path:
@@ -149,10 +158,46 @@ def test_tensor_loader_shards_a_global_batch(fake_cifar: Path) -> None:
 
 def test_paper_transforms() -> None:
     img = torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8)
-    for augment in ("alexnet", "vgg", "googlenet", "resnet_imagenet"):
+    for augment in ("alexnet", "vgg", "googlenet", "resnet_imagenet", "fb_resnet", "none"):
         assert train_transform(augment, 224)(img).shape == (3, 224, 224)
     torch.manual_seed(0)
     x = torch.full((3, 4, 4), 0.5)
     shifts = torch.stack([(Lighting(0.1)(x) - x)[:, 0, 0] for _ in range(500)])
     assert shifts.std(0).max() < 0.1 and shifts.std(0).max() > 0.005  # a small colour shift
     assert torch.allclose(shifts.mean(0), torch.zeros(3), atol=0.01)
+
+
+def test_fb_resnet_augmentation_for_densenet() -> None:
+    """Huang et al. 2017, Sec. 4.1 adopts fb.resnet.torch's augmentation (datasets/
+    imagenet.lua): RandomSizedCrop(224), ColorJitter 0.4, Lighting(0.1), normalise, flip."""
+    steps = train_transform("fb_resnet", 224).transforms
+    assert [type(t) for t in steps] == [
+        v2.RandomResizedCrop,
+        v2.RandomHorizontalFlip,
+        v2.ToDtype,
+        v2.ColorJitter,
+        Lighting,
+        v2.Normalize,
+    ]
+    crop, jitter, lighting = steps[0], steps[3], steps[4]
+    assert (crop.size, crop.scale, crop.ratio) == ((224, 224), (0.08, 1.0), (3 / 4, 4 / 3))
+    assert crop.interpolation == v2.InterpolationMode.BICUBIC  # image.scale(..., 'bicubic')
+    assert jitter.brightness == jitter.contrast == jitter.saturation == (0.6, 1.4)
+    assert jitter.hue is None and lighting.std == 0.1
+
+
+def test_augmentation_table_is_the_one_list() -> None:
+    """The config's choices, the loaders' checks and the pipelines all come from AUGMENTATIONS."""
+    choices = {f.name: f.metadata["choices"] for f in dataclasses.fields(TrainConfig)}
+    assert choices["augment"] == tuple(AUGMENTATIONS)
+    assert [n for n, a in AUGMENTATIONS.items() if a.small] == ["cifar", "flip", "none"]
+    assert [n for n, a in AUGMENTATIONS.items() if a.large] == [
+        "none", "alexnet", "vgg", "googlenet", "resnet_imagenet", "fb_resnet"
+    ]  # fmt: skip
+    assert augmentation("cifar", small=True).pad == 4 and not augmentation("none", True).flip
+    with pytest.raises(ConfigError, match="not for small images.*use one of cifar, flip, none$"):
+        augmentation("fb_resnet", small=True)
+    with pytest.raises(ConfigError, match="not for large images.*use one of none, alexnet"):
+        train_transform("cifar", 224)
+    with pytest.raises(ConfigError, match="'nope' is not for large images"):
+        train_transform("nope", 224)

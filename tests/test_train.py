@@ -4,6 +4,7 @@ train / eval / plot commands on a tiny fake CIFAR-10."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,9 +15,9 @@ from safetensors.torch import load_file
 
 import moderncnn
 import tiny_model  # noqa: F401  (registers tiny_test_net)
-from moderncnn.cli import main
+from moderncnn.cli import build_parser, main
 from moderncnn.errors import ConfigError, DivergedError
-from moderncnn.train import compute_loss, resolve_config, train
+from moderncnn.train import compute_loss, engine, resolve_config, train
 from moderncnn.train.config import config_from, default_recipe, list_recipes, load_run_config
 from moderncnn.train.metrics import read_metrics
 from moderncnn.train.schedule import LRSchedule
@@ -36,6 +37,8 @@ def test_every_recipe_resolves() -> None:
         "vgg",
         "googlenet",
         "resnet_imagenet",
+        "densenet_imagenet",
+        "resnet_cifar_warmup",
     } <= set(list_recipes())
     for model in (
         "resnet20",
@@ -45,6 +48,8 @@ def test_every_recipe_resolves() -> None:
         "vgg16",
         "googlenet_paper",
         "resnet50",
+        "densenet121",
+        "resnet110",
     ):
         cfg = resolve_config(model, data_dir="x")
         assert cfg.recipe == default_recipe(model) and cfg.lr > 0
@@ -61,6 +66,23 @@ def test_every_recipe_resolves() -> None:
     fast = resolve_config("resnet20", "fast", data_dir="x", epochs=2, lr=0.05)
     assert (fast.recipe, fast.epochs, fast.lr, fast.iterations) == ("resnet_cifar_fast", 2, 0.05, 0)
     assert resolve_config("resnet20", data_dir="x", epochs=3).iterations == 0  # --epochs wins
+
+
+def test_densenet_imagenet_recipe() -> None:
+    """Huang et al. 2017, Sec. 4.2: 90 epochs, batch 256, lr 0.1 /10 at epochs 30 and 60, wd
+    1e-4, Nesterov momentum 0.9; Sec. 4.1: fb.resnet.torch's augmentation."""
+    for model in ("densenet121", "densenet161", "densenet169", "densenet201", "densenet264"):
+        assert default_recipe(model) == "densenet_imagenet"
+    d = resolve_config("densenet121", data_dir="x")
+    assert (d.epochs, d.iterations, d.batch_size, d.lr, d.weight_decay) == (90, 0, 256, 0.1, 1e-4)
+    assert (d.momentum, d.nesterov, d.augment) == (0.9, True, "fb_resnet")
+    assert (d.schedule, d.milestones, d.milestone_unit, d.gamma) == ("step", [30, 60], "epoch", 0.1)
+    s = LRSchedule.from_config(d, steps_per_epoch=5000, total_steps=450000)
+    assert [s.lr(i) for i in (149999, 150000, 299999, 300000)] == pytest.approx(
+        [0.1, 0.01, 0.01, 0.001]
+    )
+    assert default_recipe("resnet50") == "resnet_imagenet"
+    assert default_recipe("densenet40_k12") == "densenet_cifar"
 
 
 def test_bad_configs(tmp_path: Path) -> None:
@@ -81,27 +103,148 @@ def test_bad_configs(tmp_path: Path) -> None:
         resolve_config("resnet50", "fast", data_dir="x")
 
 
+def _schedule(model: str, steps_per_epoch: int, total: int, **overrides) -> LRSchedule:
+    cfg = resolve_config(model, data_dir="x", **overrides)
+    return LRSchedule.from_config(cfg, steps_per_epoch, total)
+
+
 def test_schedules() -> None:
-    cfg = resolve_config("resnet20", data_dir="x")
-    s = LRSchedule(cfg, steps_per_epoch=351, total_steps=64000)
+    s = _schedule("resnet20", steps_per_epoch=351, total=64000)
+    assert s.milestones == [32000, 48000]
     assert [s.lr(i) for i in (0, 31999, 32000, 48000)] == pytest.approx([0.1, 0.1, 0.01, 0.001])
-    d = LRSchedule(resolve_config("densenet40_k12", data_dir="x"), 100, 30000)
+    d = _schedule("densenet40_k12", 100, 30000)
+    assert d.milestones == [15000, 22500]  # 50% and 75% (Huang et al. Sec. 4.2)
     assert d.lr(14999) == pytest.approx(0.1) and d.lr(15000) == pytest.approx(0.01)
-    g = LRSchedule(resolve_config("googlenet_paper", data_dir="x"), 10, 1200)
+    g = _schedule("googlenet_paper", 10, 1200)
+    assert g.step_every == 80  # 8 epochs of 10 steps (Szegedy et al. Sec. 6)
     assert g.lr(79) == pytest.approx(0.01) and g.lr(160) == pytest.approx(0.01 * 0.96**2)
-    one = LRSchedule(resolve_config("resnet20", "fast", data_dir="x"), 10, 100)
+    one = LRSchedule(0.2, "onecycle", 100)
     assert (
         one.lr(0) == pytest.approx(0.2 / 25)
         and one.lr(25) == pytest.approx(0.2)
         and one.lr(100) == 0
     )
-    p = LRSchedule(resolve_config("alexnet", data_dir="x", patience=1), 10, 900)
+    p = _schedule("alexnet", 10, 900, patience=1)
     for err in (50, 40, 41, 42):
         p.epoch_end(err)
     assert p.lr(0) == pytest.approx(0.001)
-    q = LRSchedule(p.cfg, 10, 900)
+    q = LRSchedule(0.01, "plateau", 900, patience=1)
     q.load_state_dict(p.state_dict())
     assert q.lr(5) == p.lr(5)
+    fixed = LRSchedule(0.1, "step", 64000, warmup=400)  # --warmup 400 alone: 400 steps
+    assert (fixed.lr(399), fixed.lr(400)) == pytest.approx((0.01, 0.1))
+    assert not fixed.needs_error(0)
+    with pytest.raises(ConfigError, match="schedule must be one of"):
+        LRSchedule(0.1, "linear", 100)
+
+
+def test_warmup_ends_when_training_error_is_below_80() -> None:
+    """He et al. Sec. 4.2: lr 0.01 "until the training error is below 80%", then 0.1; the
+    mean error of the last WARMUP_WINDOW (20) mini-batches decides, after each step."""
+    s = LRSchedule(0.1, "step", 64000, milestones=[32000, 48000], warmup=2000, warmup_error=80)
+    errors = [90.0] * 30 + [75.0] * 20  # the mean of 20 is below 80 with 14 of 75: step 44
+    for done, err in enumerate(errors, start=1):
+        assert s.needs_error(done - 1)
+        s.observe_error(done, err)
+        if not s.warming_up(done):
+            break
+    assert s.warmup_end == 44 and s.recent_errors == [90.0] * 6 + [75.0] * 14
+    assert (s.lr(43), s.lr(44), s.lr(32000)) == pytest.approx((0.01, 0.1, 0.01))
+    assert not s.needs_error(44)
+
+    early = LRSchedule(0.1, "step", 64000, warmup=2000, warmup_error=80)
+    for done in range(1, 21):  # below 80 from the first batch: the window must fill first
+        assert early.warming_up(done - 1)
+        early.observe_error(done, 79.0)
+    assert early.warmup_end == 20
+
+    bound = LRSchedule(0.1, "step", 64000, warmup=50, warmup_error=80)
+    for done in range(1, 51):  # never below 80: warm-up lasts its upper bound
+        bound.observe_error(done, 85.0)
+    assert bound.warmup_end is None and not bound.needs_error(50)
+    assert (bound.lr(49), bound.lr(50)) == pytest.approx((0.01, 0.1))
+
+
+def test_warmup_state_round_trip() -> None:
+    """A run killed mid-warm-up takes the same decision after resuming: the window of recent
+    errors and the step warm-up ended at are in the schedule's state."""
+    errors = [90.0] * 12 + [70.0] * 20
+    whole = LRSchedule(0.1, "step", 64000, warmup=2000, warmup_error=80)
+    for done, err in enumerate(errors, start=1):
+        whole.observe_error(done, err)
+        if not whole.warming_up(done):
+            break
+    first = LRSchedule(0.1, "step", 64000, warmup=2000, warmup_error=80)
+    for done, err in enumerate(errors[:15], start=1):
+        first.observe_error(done, err)
+    resumed = LRSchedule(0.1, "step", 64000, warmup=2000, warmup_error=80)
+    resumed.load_state_dict(first.state_dict())
+    for done, err in enumerate(errors[15:], start=16):
+        resumed.observe_error(done, err)
+        if not resumed.warming_up(done):
+            break
+    assert resumed.warmup_end == whole.warmup_end == 23  # 9 x 90 + 11 x 70 < 20 x 80
+    again = LRSchedule(0.1, "step", 64000, warmup=2000, warmup_error=80)
+    again.load_state_dict(resumed.state_dict())
+    assert again.warmup_end == 23 and again.lr(22) == pytest.approx(0.01)
+
+
+def test_resnet110_recipe_warms_up() -> None:
+    """He et al. Sec. 4.2: ResNet-110 (and the 1202-layer net, "trained as described above")
+    warm up at 0.01 until the training error is below 80%; ResNet-56 does not."""
+    for model in ("resnet110", "resnet1202"):
+        cfg = resolve_config(model, data_dir="x")
+        assert (cfg.recipe, cfg.warmup_error, cfg.warmup) == ("resnet_cifar_warmup", 80, 2000)
+        base = resolve_config(model, "resnet_cifar", data_dir="x")  # all else: resnet_cifar
+        assert dataclasses.replace(cfg, recipe="resnet_cifar", warmup=0, warmup_error=0) == base
+        assert "base" not in cfg.to_toml() and "warmup_error = 80.0\n" in cfg.to_toml()
+    r56 = resolve_config("resnet56", data_dir="x")
+    assert (r56.recipe, r56.warmup, r56.warmup_error) == ("resnet_cifar", 0, 0)
+    assert default_recipe("resnet110", fast=True) == "resnet_cifar_fast"
+
+
+def test_recipe_base(tmp_path: Path) -> None:
+    (tmp_path / "mine.toml").write_text('base = "resnet_cifar"\nlr = 0.05\n')
+    cfg = resolve_config("resnet20", str(tmp_path / "mine.toml"), data_dir="x")
+    assert (cfg.lr, cfg.iterations, cfg.milestones) == (0.05, 64000, [32000, 48000])
+    (tmp_path / "a.toml").write_text('base = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('base = "a.toml"\n')
+    with pytest.raises(ConfigError, match="is its own base"):
+        resolve_config("resnet20", str(tmp_path / "a.toml"), data_dir="x")
+    with pytest.raises(ConfigError, match="warmup_error needs warmup > 0"):
+        resolve_config("resnet20", data_dir="x", warmup_error=80.0)
+
+
+def test_drop_rate_is_the_models_option() -> None:
+    """One name, timm's, for every family with dropout: DenseNet's rate after each conv
+    (Huang et al. Sec. 4.2: 0.2 without augmentation); ``--dropout`` is an alias."""
+    args = build_parser().parse_args(["train", "densenet40_k12", "--dropout", "0.2"])
+    assert args.drop_rate == 0.2
+    cfg = resolve_config("densenet40_k12", data_dir="x", drop_rate=0.2)
+    assert engine._model_options(cfg) == {"drop_rate": 0.2}
+    assert engine._model_options(resolve_config("densenet40_k12", data_dir="x")) == {}
+    assert "drop_rate" in resolve_config("vgg16", data_dir="x").to_toml()
+    assert (
+        resolve_config("vgg16", data_dir="x").drop_rate,
+        resolve_config("googlenet_paper", data_dir="x").drop_rate,
+    ) == (0.5, 0.4)
+    saved = {"model": "resnet20", "data_dir": "x", "epochs": 1, "dropout": -1.0}  # an old run
+    assert config_from(saved, source="old config.toml").drop_rate == -1.0
+    with pytest.raises(ConfigError, match="give drop_rate only"):
+        config_from({**saved, "drop_rate": 0.1}, source="test")
+    with pytest.raises(ConfigError, match="drop_rate must be below 1"):
+        resolve_config("densenet40_k12", data_dir="x", drop_rate=1.0)
+
+
+def test_train_help_lists_every_option(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["train", "--help"])
+    out = capsys.readouterr().out
+    assert (
+        exit_.value.code == 0
+        and "--warmup-error" in out
+        and "--drop-rate DROP_RATE, --dropout" in out
+    )
 
 
 def test_aux_outputs_are_weighted() -> None:
@@ -150,19 +293,19 @@ def test_train_eval_plot_commands(fake_cifar: Path, tmp_path: Path, capsys) -> N
 
 
 def test_resume_after_kill_is_exact(fake_cifar: Path, tmp_path: Path, monkeypatch) -> None:
-    """Killed after epoch 1 and resumed, a deterministic run ends with the weights of an
-    uninterrupted one, bit for bit (the lr step at epoch 2 tests the schedule's state)."""
-    extra = ("--epochs", "3", "--deterministic", "--milestones", "2", "--schedule", "step")
+    """Killed after epoch 2 and resumed, a deterministic run ends with the weights of an
+    uninterrupted one, bit for bit: the warm-up by error (6 steps an epoch) ends at step 21
+    in both, decided on a window of errors that spans the kill, and the lr steps at epoch 3."""
+    extra = ("--epochs", "5", "--deterministic", "--milestones", "3", "--schedule", "step")
+    extra += ("--warmup", "30", "--warmup-error", "55")
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert main(["train", "resnet20", "--recipe", "fast", *_args(fake_cifar, whole, *extra)]) == 0
-
-    from moderncnn.train import engine
 
     save = engine.save_checkpoint
 
     def save_then_die(run_dir, epoch, *a, **kw):
         path = save(run_dir, epoch, *a, **kw)
-        if epoch == 1:
+        if epoch == 2:
             raise KeyboardInterrupt  # as if killed right after the checkpoint
         return path
 
@@ -171,9 +314,16 @@ def test_resume_after_kill_is_exact(fake_cifar: Path, tmp_path: Path, monkeypatc
         main(["train", "resnet20", "--recipe", "fast", *_args(fake_cifar, killed, *extra)])
     monkeypatch.setattr(engine, "save_checkpoint", save)
     assert main(["train", "--resume", str(killed), "--no-progress"]) == 0
-    a = load_file(whole / "checkpoints" / "epoch-0003" / "model.safetensors")
-    b = load_file(killed / "checkpoints" / "epoch-0003" / "model.safetensors")
+    last = Path("checkpoints") / "epoch-0005"
+    a, b = (
+        load_file(whole / last / "model.safetensors"),
+        load_file(killed / last / "model.safetensors"),
+    )
     assert all(torch.equal(a[k], b[k]) for k in a)
+    for run in (whole, killed):
+        assert (
+            torch.load(run / last / "state.pt", weights_only=True)["schedule"]["warmup_end"] == 21
+        )
     rows_a, rows_b = read_metrics(whole / "metrics.csv"), read_metrics(killed / "metrics.csv")
     assert [r["train_loss"] for r in rows_a] == [r["train_loss"] for r in rows_b]
 
@@ -228,6 +378,17 @@ def test_accumulation_and_bf16(fake_cifar: Path, tmp_path: Path) -> None:
         torch.testing.assert_close(runs["bf16"][k], runs["one"][k], rtol=0.1, atol=0.05)
 
 
+def test_train_leaves_the_callers_config(fake_cifar: Path, tmp_path: Path, monkeypatch) -> None:
+    """The run directory chosen for ``output = ""`` is the trainer's; ``cfg`` stays as given."""
+    monkeypatch.chdir(tmp_path)
+    values = config_args(fake_cifar, tmp_path) | {"output": "", "val_size": 50, "test": False}
+    cfg = resolve_config("tiny_test_net", "cifar_fast", **values, epochs=1, limit=100)
+    result = train(cfg)
+    assert cfg.output == "" and result.run_dir.parent == Path("runs")
+    saved = load_run_config(result.run_dir)
+    assert saved.output == str(result.run_dir) and saved.epochs == 1
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -237,7 +398,14 @@ def test_accumulation_and_bf16(fake_cifar: Path, tmp_path: Path) -> None:
             ["train", "resnet20", "--data-dir", "{data}", "--amp", "fp16", "--device", "cpu"],
             "needs a GPU",
         ),
-        (["train", "resnet20", "--data-dir", "{data}", "--dropout", "0.5"], "no dropout option"),
+        (
+            ["train", "resnet20", "--data-dir", "{data}", "--drop-rate", "0.5"],
+            "resnet20 takes no drop_rate option",
+        ),
+        (
+            ["train", "tiny_test_net", "--data-dir", "{data}", "--dropout", "0.5"],
+            "tiny_test_net takes no drop_rate option",
+        ),
         (["train", "--resume", "{tmp}"], "not a run directory"),
         (["train"], "name a model"),
         (

@@ -22,8 +22,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from moderncnn.errors import ModernCNNError
 from moderncnn.fast import InferenceModel, bf16_supported, prepare_for_inference
+from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
-from moderncnn.train.engine import compute_loss
 
 MODES = ("train", "infer")
 REFERENCES = ("torchvision", "eager")

@@ -16,7 +16,12 @@ from moderncnn.errors import ConfigError
 from moderncnn.train import TrainConfig, load_run_config, resolve_config, train
 from moderncnn.train.config import config_from, list_recipes
 
-_ALIASES = {"output": ["--run-dir"], "data_dir": ["--data"], "accum_steps": ["--accum"]}
+_ALIASES = {
+    "output": ["--run-dir"],
+    "data_dir": ["--data"],
+    "accum_steps": ["--accum"],
+    "drop_rate": ["--dropout"],
+}
 _TYPES = {"int": int, "float": float, "str": str}
 
 

@@ -1,4 +1,4 @@
-"""Each paper's augmentation.
+"""Each paper's augmentation, named in one table, :data:`AUGMENTATIONS`.
 
 Small images (CIFAR) are augmented in batches on the training device by :func:`crop_flip`:
 4-pixel zero padding, a random 32x32 crop and a horizontal flip (He et al. 2016, Sec. 4.2;
@@ -9,6 +9,8 @@ Huang et al. 2017, Sec. 4.1). Large images (ImageNet-style folders) go through
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -28,10 +30,6 @@ _EIGVEC = torch.tensor(
     [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]]
 )
 
-#: Augmentations done on device for small images, and in workers for large ones.
-TENSOR_AUGMENTS = ("cifar", "flip", "none")
-FOLDER_AUGMENTS = ("alexnet", "vgg", "googlenet", "resnet_imagenet", "none")
-
 
 def crop_flip(
     x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, flip: torch.Tensor, pad: int
@@ -50,14 +48,14 @@ def crop_flip(
 def random_crop_flip_params(
     n: int, augment: str, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """(dx, dy, flip, pad) for ``n`` images: ``cifar`` pads 4 and crops, ``flip`` only flips."""
-    pad = 4 if augment == "cifar" else 0
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    """(dx, dy, flip, pad) for ``n`` small images, as ``AUGMENTATIONS[augment]`` says."""
+    a = augmentation(augment, small=True)
+    dx = torch.randint(0, 2 * a.pad + 1, (n,), generator=generator)
+    dy = torch.randint(0, 2 * a.pad + 1, (n,), generator=generator)
     flip = torch.rand(n, generator=generator) < 0.5
-    if augment == "none":
+    if not a.flip:
         flip.zero_()
-    return dx, dy, flip, pad
+    return dx, dy, flip, a.pad
 
 
 def ten_crop_params(pad: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -86,37 +84,124 @@ def _finish(mean: tuple[float, ...], std: tuple[float, ...]) -> list[nn.Module]:
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
 
 
-def train_transform(augment: str, crop: int, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
-    """The training pipeline of ``augment`` for ``crop`` x ``crop`` inputs (uint8 in).
+def _resize(crop: int) -> int:
+    """The shorter side before a centre crop: 256 for 224 crops."""
+    return round(crop * 256 / 224)
 
-    - alexnet: shorter side 256, centre 256x256, random crop, flip, PCA lighting 0.1 (Sec. 4.1).
-    - vgg: scale jittering, shorter side S ~ U[256, 512], random crop, flip, colour shift
-      (Simonyan & Zisserman 2015, Sec. 3.1).
-    - googlenet: random-sized crop of 8%-100% of the area, aspect 3/4-4/3, flip
-      (Szegedy et al. 2015, Sec. 6).
-    - resnet_imagenet: shorter side S ~ U[256, 480], random crop, flip, PCA lighting
-      (He et al. 2016, Sec. 3.4).
-    """
-    resize = round(crop * 256 / 224)
-    flip = v2.RandomHorizontalFlip()
-    pipelines = {
-        "alexnet": [v2.Resize(resize), v2.CenterCrop(resize), v2.RandomCrop(crop), flip],
-        "vgg": [v2.RandomResize(resize, 2 * resize + 1), v2.RandomCrop(crop), flip],
-        "googlenet": [v2.RandomResizedCrop(crop, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)), flip],
-        "resnet_imagenet": [
-            v2.RandomResize(resize, round(crop * 480 / 224) + 1),
-            v2.RandomCrop(crop),
-            flip,
-        ],
-        "none": [v2.Resize(resize), v2.CenterCrop(crop)],
-    }
-    if augment not in pipelines:
-        raise ConfigError(
-            f"augment {augment!r} is not for large images; use one of {', '.join(pipelines)}"
+
+def _centre(crop: int) -> list[nn.Module]:
+    """Shorter side 256, the centre crop."""
+    return [v2.Resize(_resize(crop)), v2.CenterCrop(crop)]
+
+
+def _alexnet(crop: int) -> list[nn.Module]:
+    """Shorter side 256, the centre 256x256, a random 224 crop, a flip."""
+    size = _resize(crop)
+    return [v2.Resize(size), v2.CenterCrop(size), v2.RandomCrop(crop), v2.RandomHorizontalFlip()]
+
+
+def _scale_jitter(largest: int) -> Callable[[int], list[nn.Module]]:
+    """Shorter side S ~ U[256, ``largest``] (for 224 crops), a random crop, a flip."""
+
+    def steps(crop: int) -> list[nn.Module]:
+        top = round(crop * largest / 224)
+        flip = v2.RandomHorizontalFlip()
+        return [v2.RandomResize(_resize(crop), top + 1), v2.RandomCrop(crop), flip]
+
+    return steps
+
+
+def _random_sized(interpolation: v2.InterpolationMode) -> Callable[[int], list[nn.Module]]:
+    """A crop of 8%-100% of the area with aspect ratio in [3/4, 4/3], resized, a flip."""
+
+    def steps(crop: int) -> list[nn.Module]:
+        sized = v2.RandomResizedCrop(
+            crop, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation=interpolation
         )
-    lighting = [Lighting(0.1)] if augment in ("alexnet", "vgg", "resnet_imagenet") else []
+        return [sized, v2.RandomHorizontalFlip()]
+
+    return steps
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """An augmentation: the paper it follows, and how it runs on small images (in batches on
+    the training device) and on large ones (``transforms.v2`` in DataLoader workers)."""
+
+    paper: str  #: the paper and section
+    #: small images: zero padding before a random crop of the image's size (None: not for them)
+    pad: int | None = None
+    flip: bool = False  #: small images: random horizontal flips
+    #: large images: the steps on the uint8 image for a crop size (None: not for them)
+    steps: Callable[[int], list[nn.Module]] | None = None
+    jitter: float = 0.0  #: large images: brightness, contrast and saturation jitter
+    lighting: float = 0.0  #: large images: std of AlexNet's PCA lighting (0: none)
+
+    @property
+    def small(self) -> bool:
+        return self.pad is not None
+
+    @property
+    def large(self) -> bool:
+        return self.steps is not None
+
+
+#: Every augmentation by name: the ``augment`` choices of training, checked by the loaders.
+AUGMENTATIONS: dict[str, Augmentation] = {
+    # small images: 4-pixel zero padding, a random crop of the image's size, a flip
+    "cifar": Augmentation(
+        "He et al. 2016, Sec. 4.2; Huang et al. 2017, Sec. 4.1", pad=4, flip=True
+    ),
+    "flip": Augmentation("flips only", pad=0, flip=True),
+    "none": Augmentation("no augmentation; large images: the centre crop", pad=0, steps=_centre),
+    # shorter side 256, a random 224 crop of the centre 256x256, a flip; PCA lighting
+    "alexnet": Augmentation("Krizhevsky et al. 2012, Sec. 4.1", steps=_alexnet, lighting=0.1),
+    # scale jittering: shorter side S ~ U[256, 512], a random crop, a flip; AlexNet's colour
+    # shift
+    "vgg": Augmentation(
+        "Simonyan & Zisserman 2015, Sec. 3.1", steps=_scale_jitter(512), lighting=0.1
+    ),
+    # a random crop of 8%-100% of the area, aspect ratio in [3/4, 4/3], resized; a flip
+    "googlenet": Augmentation(
+        "Szegedy et al. 2015, Sec. 6", steps=_random_sized(v2.InterpolationMode.BILINEAR)
+    ),
+    # shorter side S ~ U[256, 480], a random crop, a flip; PCA lighting
+    "resnet_imagenet": Augmentation(
+        "He et al. 2016, Sec. 3.4", steps=_scale_jitter(480), lighting=0.1
+    ),
+    # fb.resnet.torch's datasets/imagenet.lua, the augmentation DenseNet adopts:
+    # RandomSizedCrop(224) (bicubic), ColorJitter(brightness, contrast, saturation 0.4, in
+    # random order), Lighting(0.1), HorizontalFlip(0.5). Unlike it, torchvision draws the
+    # aspect ratio log-uniformly (fb.resnet.torch: uniformly) and clips jittered colours to
+    # [0, 1].
+    "fb_resnet": Augmentation(
+        "Huang et al. 2017, Sec. 4.1 (fb.resnet.torch)",
+        steps=_random_sized(v2.InterpolationMode.BICUBIC),
+        jitter=0.4,
+        lighting=0.1,
+    ),
+}
+
+
+def augmentation(name: str, small: bool) -> Augmentation:
+    """``AUGMENTATIONS[name]``, which must be for ``small`` images (else for large ones)."""
+    found = AUGMENTATIONS.get(name)
+    if found is None or not (found.small if small else found.large):
+        names = [n for n, a in AUGMENTATIONS.items() if (a.small if small else a.large)]
+        where = "small images (on the device)" if small else "large images (in workers)"
+        raise ConfigError(f"augment {name!r} is not for {where}; use one of {', '.join(names)}")
+    return found
+
+
+def train_transform(augment: str, crop: int, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> v2.Compose:
+    """The training pipeline of ``AUGMENTATIONS[augment]`` for ``crop`` x ``crop`` inputs
+    (uint8 in): its steps, then to float in [0, 1], colour jitter and PCA lighting (in
+    fb.resnet.torch's order), normalisation."""
+    a = augmentation(augment, small=False)
     to_float, normalize = _finish(mean, std)
-    return v2.Compose([*pipelines[augment], to_float, *lighting, normalize])
+    colour = [v2.ColorJitter(a.jitter, a.jitter, a.jitter)] if a.jitter else []
+    colour += [Lighting(a.lighting)] if a.lighting else []
+    return v2.Compose([*a.steps(crop), to_float, *colour, normalize])
 
 
 def eval_transform(crop: int, ten_crop: bool = False, mean=IMAGENET_MEAN, std=IMAGENET_STD):

@@ -19,9 +19,9 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
-from moderncnn.checkpoint import atomic_write
 from moderncnn.data.sources import ImageSet
 from moderncnn.errors import DataError
+from moderncnn.io import atomic_write
 
 log = logging.getLogger("moderncnn")
 

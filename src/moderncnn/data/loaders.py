@@ -17,10 +17,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
 from moderncnn.data.augment import (
-    FOLDER_AUGMENTS,
     IMAGENET_MEAN,
     IMAGENET_STD,
-    TENSOR_AUGMENTS,
+    augmentation,
     crop_flip,
     eval_transform,
     random_crop_flip_params,
@@ -175,12 +174,7 @@ class TensorLoader:
         accum: int = 1,
         channels_last: bool = True,
     ) -> None:
-        if augment not in TENSOR_AUGMENTS:
-            raise ConfigError(
-                f"augment {augment!r} is for large images; these are "
-                f"{images.images.shape[-1]}x{images.images.shape[-2]}: use one of "
-                f"{', '.join(TENSOR_AUGMENTS)}"
-            )
+        augmentation(augment, small=True)  # a ConfigError here, not at the first batch
         _check_split(batch_size, world, accum, train)
         self.images = images.images.to(device)
         self.labels = images.labels.to(device)
@@ -357,10 +351,6 @@ def make_loader(
     if splits.small:
         return TensorLoader(
             images, batch_size, device, augment=augment, ten_crop=ten_crop, **stats, **common
-        )
-    if train and augment not in FOLDER_AUGMENTS:
-        raise ConfigError(
-            f"augment {augment!r} is for small images; use one of {', '.join(FOLDER_AUGMENTS)}"
         )
     tf = (
         train_transform(augment, crop, **stats)

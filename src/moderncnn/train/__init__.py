@@ -1,7 +1,8 @@
 """Training and evaluation: recipes, the training loop, checkpoints, metrics and plots."""
 
+from moderncnn.loss import compute_loss
 from moderncnn.train.config import TrainConfig, load_run_config, resolve_config
-from moderncnn.train.engine import TrainResult, compute_loss, train
+from moderncnn.train.engine import TrainResult, train
 from moderncnn.train.evaluate import EvalResult, evaluate
 
 __all__ = [

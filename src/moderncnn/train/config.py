@@ -13,8 +13,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from moderncnn.data.augment import AUGMENTATIONS
 from moderncnn.errors import ConfigError
 from moderncnn.models import model_info
+from moderncnn.train.schedule import SCHEDULES, WARMUP_WINDOW
 
 
 def _opt(help: str, choices: tuple[str, ...] = (), **kw: Any) -> Any:
@@ -36,9 +38,7 @@ class TrainConfig:
     )
     # data
     augment: str = _opt(
-        "augmentation",
-        ("cifar", "flip", "none", "alexnet", "vgg", "googlenet", "resnet_imagenet"),
-        default="cifar",
+        "augmentation (moderncnn.data.augment.AUGMENTATIONS)", tuple(AUGMENTATIONS), default="cifar"
     )
     val_size: int = _opt("training images held out for validation (0: none)", default=5000)
     limit: int = _opt("use a fixed random subset of this many images per split (0: all)", default=0)
@@ -54,11 +54,7 @@ class TrainConfig:
     momentum: float = _opt("SGD momentum", default=0.9)
     nesterov: bool = _opt("Nesterov momentum", default=False)
     weight_decay: float = _opt("L2 weight decay", default=1e-4)
-    schedule: str = _opt(
-        "learning-rate schedule",
-        ("step", "plateau", "cosine", "onecycle", "constant"),
-        default="step",
-    )
+    schedule: str = _opt("learning-rate schedule", SCHEDULES, default="step")
     milestones: list[float] = _opt(
         "step schedule: where lr is multiplied by gamma", default_factory=list
     )
@@ -70,10 +66,17 @@ class TrainConfig:
     )
     gamma: float = _opt("step / plateau factor", default=0.1)
     patience: int = _opt("plateau: epochs without a better validation error", default=3)
-    warmup: int = _opt("iterations at lr/10 first (ResNet-110, He et al. Sec. 4.2)", default=0)
+    warmup: int = _opt(
+        "iterations at lr/10 first; with warmup_error, the most (He et al. Sec. 4.2)", default=0
+    )
+    warmup_error: float = _opt(
+        f"end warm-up once the training top-1 error of the last {WARMUP_WINDOW} mini-batches "
+        "is below this many percent (ResNet-110: 80, He et al. Sec. 4.2; 0: off)",
+        default=0.0,
+    )
     label_smoothing: float = _opt("cross-entropy label smoothing", default=0.0)
     aux_weight: float = _opt("weight of auxiliary classifiers' losses", default=0.3)
-    dropout: float = _opt("model dropout (-1: the model's default)", default=-1.0)
+    drop_rate: float = _opt("the model's dropout rate (-1: the model's default)", default=-1.0)
     # engine
     amp: str = _opt("autocast dtype", ("none", "bf16", "fp16"), default="none")
     channels_last: bool = _opt("channels_last memory format", default=True)
@@ -118,6 +121,18 @@ class TrainConfig:
             raise ConfigError(
                 f"batch_size {self.batch_size} is not a multiple of accum_steps {self.accum_steps}"
             )
+        if self.drop_rate >= 1:
+            raise ConfigError(
+                f"drop_rate must be below 1 (-1: the model's default), got {self.drop_rate}"
+            )
+        if self.warmup < 0:
+            raise ConfigError(f"warmup must be 0 or more iterations, got {self.warmup}")
+        if not 0 <= self.warmup_error < 100:
+            raise ConfigError(f"warmup_error must be in [0, 100) %, got {self.warmup_error}")
+        if self.warmup_error and not self.warmup:
+            raise ConfigError(
+                "warmup_error needs warmup > 0: the iterations warm-up may last at most"
+            )
         if self.schedule == "plateau" and not self.val_size:
             raise ConfigError("the plateau schedule needs a validation split (val_size > 0)")
 
@@ -149,22 +164,32 @@ def list_recipes() -> list[str]:
 
 
 def default_recipe(model: str, fast: bool = False) -> str:
-    """The recipe of ``model``'s paper: by family and by data set (CIFAR or ImageNet)."""
+    """The recipe of ``model``'s paper: by family and by data set (CIFAR or ImageNet), and for
+    CIFAR ResNets of 110 layers or more the one with warm-up (He et al. Sec. 4.2)."""
     info = model_info(model)
     if info.dataset == "imagenet":
         if fast:
             raise ConfigError(
                 f"{model} is an ImageNet network; fast recipes are for CIFAR networks"
             )
-        return {"alexnet": "alexnet", "vgg": "vgg", "googlenet": "googlenet"}.get(
-            info.family, "resnet_imagenet"
-        )
+        return {
+            "alexnet": "alexnet",
+            "vgg": "vgg",
+            "googlenet": "googlenet",
+            "densenet": "densenet_imagenet",
+        }.get(info.family, "resnet_imagenet")
     name = {"resnet": "resnet_cifar", "densenet": "densenet_cifar"}.get(info.family, "cifar")
-    return f"{name}_fast" if fast else name
+    if fast:
+        return f"{name}_fast"
+    if info.family == "resnet" and info.depth >= 110:
+        return "resnet_cifar_warmup"
+    return name
 
 
-def read_recipe(recipe: str) -> dict[str, Any]:
-    """A recipe's keys: ``recipe`` is a name in :func:`recipes_dir` or a path to a TOML file."""
+def read_recipe(recipe: str, _inside: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A recipe's keys: ``recipe`` is a name in :func:`recipes_dir` or a path to a TOML file.
+    ``base = "NAME"`` (or a .toml path relative to the recipe) starts from that recipe's keys;
+    the recipe's own keys replace them."""
     path = Path(recipe)
     if path.suffix != ".toml":
         path = recipes_dir() / f"{recipe}.toml"
@@ -177,7 +202,16 @@ def read_recipe(recipe: str) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"recipe {str(path)!r} is not valid TOML: {e}") from None
     data.pop("description", None)
-    return data
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"recipe {str(path)!r}: base must be a recipe name, not {base!r}")
+    if path.resolve() in _inside:
+        raise ConfigError(f"recipe {str(path)!r} is its own base (through {base!r})")
+    if base.endswith(".toml"):
+        base = str(path.parent / base)
+    return {**read_recipe(base, (*_inside, path.resolve())), **data}
 
 
 def resolve_config(model: str, recipe: str = "", **overrides: Any) -> TrainConfig:
@@ -193,8 +227,18 @@ def resolve_config(model: str, recipe: str = "", **overrides: Any) -> TrainConfi
     return config_from(values, source=f"recipe {recipe!r}")
 
 
+#: Keys renamed since runs were saved (a run's config.toml holds every key): old -> new.
+_RENAMED = {"dropout": "drop_rate"}
+
+
 def config_from(values: dict[str, Any], source: str) -> TrainConfig:
-    """A checked :class:`TrainConfig` from a mapping of field names to values."""
+    """A checked :class:`TrainConfig` from a mapping of field names (or their old names in
+    :data:`_RENAMED`) to values."""
+    for old, new in _RENAMED.items():
+        if old in values:
+            if new in values:
+                raise ConfigError(f"{source}: give {new} only ({old} is its old name)")
+            values = {new if k == old else k: v for k, v in values.items()}
     known = {f.name: f for f in fields(TrainConfig)}
     unknown = sorted(set(values) - set(known))
     if unknown:

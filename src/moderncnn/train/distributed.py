@@ -45,6 +45,13 @@ def barrier() -> None:
         dist.barrier()
 
 
+def all_reduce(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` summed over ranks, in place (unchanged in a single process)."""
+    if dist.is_initialized():
+        dist.all_reduce(tensor)
+    return tensor
+
+
 def broadcast(obj: object) -> object:
     """Rank 0's ``obj`` on every rank."""
     if not dist.is_initialized():

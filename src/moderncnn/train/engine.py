@@ -9,6 +9,7 @@ checkpoint. The test split is evaluated once, at the end, with the weights valid
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -19,14 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from moderncnn.checkpoint import atomic_write, load_weights, save_weights
+from moderncnn.checkpoint import load_weights, save_weights
 from moderncnn.data import load_splits, make_loader
 from moderncnn.errors import CheckpointError, ConfigError, DivergedError
+from moderncnn.io import atomic_write
+from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
 from moderncnn.train import distributed
 from moderncnn.train.config import TrainConfig
@@ -43,9 +45,6 @@ from moderncnn.train.state import (
 
 log = logging.getLogger("moderncnn")
 
-#: Model option that sets dropout, by family (AlexNet's is fixed at 0.5 in the model).
-_DROPOUT_OPTION = {"vgg": "dropout", "googlenet": "dropout", "densenet": "drop_rate"}
-
 
 @dataclass
 class TrainResult:
@@ -60,22 +59,6 @@ class TrainResult:
     images_per_s: float
 
 
-def compute_loss(
-    out: torch.Tensor | tuple, target: torch.Tensor, aux_weight: float, label_smoothing: float = 0.0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, main logits): cross-entropy of the main logits plus ``aux_weight`` times that of
-    each auxiliary output (GoogLeNet's 0.3, Szegedy et al. Sec. 5); any tuple or namedtuple
-    output counts as (main, *aux), with ``None`` entries ignored."""
-    logits, *aux = out if isinstance(out, tuple) else (out,)
-    loss = F.cross_entropy(logits.float(), target, label_smoothing=label_smoothing)
-    for a in aux:
-        if a is not None:
-            loss = loss + aux_weight * F.cross_entropy(
-                a.float(), target, label_smoothing=label_smoothing
-            )
-    return loss, logits
-
-
 def default_run_dir(cfg: TrainConfig) -> Path:
     return Path("runs") / f"{cfg.model}-{Path(cfg.recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -88,27 +71,28 @@ def _configure_determinism(cfg: TrainConfig) -> None:
 
 
 def _model_options(cfg: TrainConfig) -> dict[str, object]:
-    if cfg.dropout < 0:
+    """Builder options the configuration sets: ``drop_rate`` (timm's name) when given."""
+    if cfg.drop_rate < 0:
         return {}
-    info = model_info(cfg.model)
-    option = _DROPOUT_OPTION.get(info.family)
-    if option not in info.options:
-        raise ConfigError(f"{cfg.model} has no dropout option; leave --dropout unset")
-    return {option: cfg.dropout}
+    if "drop_rate" not in model_info(cfg.model).options:
+        raise ConfigError(
+            f"{cfg.model} takes no drop_rate option (no dropout to set); leave --drop-rate unset"
+        )
+    return {"drop_rate": cfg.drop_rate}
 
 
 class Trainer:
     """Builds data, model, optimizer and schedule from a :class:`TrainConfig` and runs them."""
 
     def __init__(self, cfg: TrainConfig, env: distributed.DistEnv, resume: bool = False) -> None:
-        self.cfg, self.env = cfg, env
+        self.env = env
         if cfg.amp == "fp16" and env.device.type != "cuda":
             raise ConfigError("--amp fp16 needs a GPU (it uses a grad scaler); use --amp bf16")
         options = _model_options(cfg)  # bad options fail before data is read
         _configure_determinism(cfg)
         torch.manual_seed(cfg.seed)
         self.run_dir = Path(distributed.broadcast(cfg.output or str(default_run_dir(cfg))))
-        cfg.output = str(self.run_dir)
+        self.cfg = cfg = dataclasses.replace(cfg, output=str(self.run_dir))  # not the caller's
         resume_from = latest_checkpoint(self.run_dir) if resume else None
         if resume and resume_from is None:
             raise CheckpointError(f"{str(self.run_dir)!r} has no checkpoint to resume from")
@@ -125,7 +109,7 @@ class Trainer:
             )
         self.epochs = cfg.resolved_epochs(self.steps_per_epoch)
         self.total_steps = cfg.iterations or self.epochs * self.steps_per_epoch
-        self.schedule = LRSchedule(cfg, self.steps_per_epoch, self.total_steps)
+        self.schedule = LRSchedule.from_config(cfg, self.steps_per_epoch, self.total_steps)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(),
             lr=cfg.lr,
@@ -274,7 +258,7 @@ class Trainer:
             disable=not (self.env.main and cfg.progress),
         )
         images, start = 0, time.perf_counter()
-        shown = start
+        shown, counted = start, meter.top1_counts()
         for i, (x, y) in enumerate(itertools.islice(loader, micro_batches)):
             boundary = (i + 1) % cfg.accum_steps == 0
             no_sync = isinstance(net, DistributedDataParallel) and not boundary
@@ -287,7 +271,12 @@ class Trainer:
             meter.update(loss.detach(), logits.detach(), y)
             images += len(y) * self.env.world
             if boundary:
+                watch = self.schedule.needs_error(self.step)
                 self._optimizer_step()
+                if watch:
+                    counts = meter.top1_counts()
+                    self._observe_warmup(counts - counted)
+                    counted = counts
             bar.update()
             now = time.perf_counter()
             if now - shown > 1.0:  # one host sync a second for the bar and the NaN check
@@ -321,6 +310,28 @@ class Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
+
+    def _observe_warmup(self, counts: torch.Tensor) -> None:
+        """Warm-up by error (He et al. Sec. 4.2): give the schedule the training top-1 error of
+        the step just taken, from its (top-1 hits, images) on this rank, summed over ranks so
+        that all take the same decision. A host sync, made only while warming up by error."""
+        hits, n = distributed.all_reduce(counts).tolist()
+        schedule = self.schedule
+        schedule.observe_error(self.step, 100 * (1 - hits / n))
+        if schedule.warming_up(self.step):
+            return
+        by_error = schedule.warmup_end == self.step
+        errors = schedule.recent_errors
+        log.info(
+            "warm-up at lr/10 ended after step %d%s: training error %.1f%% over the last %d "
+            "mini-batches, %s %g%%",
+            self.step,
+            "" if by_error else ", its upper bound",
+            sum(errors) / len(errors),
+            len(errors),
+            "below" if by_error else "not below",
+            schedule.warmup_error,
+        )
 
     def _evaluate(self, split: str) -> EvalResult:
         return evaluate(

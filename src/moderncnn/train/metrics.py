@@ -44,6 +44,10 @@ class Meter:
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(self.sums)
 
+    def top1_counts(self) -> torch.Tensor:
+        """(top-1 hits, images) added so far: a copy, on the device."""
+        return self.sums[[1, 3]]
+
     def result(self) -> dict[str, float]:
         """Mean loss and top-1 / top-5 error in %, over what was added (one host sync)."""
         loss, top1, top5, n = self.sums.tolist()

@@ -1,44 +1,95 @@
-"""Learning-rate schedules as a pure function of the optimizer step (plus the plateau state),
-so a resumed run sets exactly the rates an uninterrupted one would."""
+"""Learning-rate schedules as a pure function of the optimizer step (plus the plateau and
+warm-up state, saved in checkpoints), so a resumed run sets exactly the rates an
+uninterrupted one would."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from moderncnn.train.config import TrainConfig
+from moderncnn.errors import ConfigError
+
+if TYPE_CHECKING:
+    from moderncnn.train.config import TrainConfig
+
+SCHEDULES = ("step", "plateau", "cosine", "onecycle", "constant")
+
+#: Mini-batches whose mean training error ends a warm-up by error. One batch of 128 images
+#: measures an error near 80% to +-3.5% (one standard deviation, sqrt(0.8 * 0.2 / 128)), 20
+#: batches (2,560 images) to +-0.8%, so a lucky batch cannot end warm-up; and 20 is 5% of the
+#: paper's "about 400 iterations", so the window lags the error by about 10 steps.
+WARMUP_WINDOW = 20
 
 
 class LRSchedule:
     """The learning rate at every step of a run.
 
-    - step: ``lr * gamma**k`` after k milestones passed (ResNet CIFAR: /10 at 32k and 48k
-      iterations, He et al. Sec. 4.2; DenseNet: at 50% and 75%, Huang et al. Sec. 4.2), and
-      every ``step_every`` units if set (GoogLeNet: 4% less every 8 epochs, Szegedy et al.
-      Sec. 6).
+    - step: ``lr * gamma**k`` after k ``milestones`` (in steps) passed (ResNet CIFAR: /10 at
+      32k and 48k iterations, He et al. Sec. 4.2; DenseNet: at 50% and 75%, Huang et al.
+      Sec. 4.2), and every ``step_every`` steps if set (GoogLeNet: 4% less every 8 epochs,
+      Szegedy et al. Sec. 6).
     - plateau: ``gamma`` times when the validation error has not improved for ``patience``
       epochs (AlexNet Sec. 5, VGG Sec. 3.1, ResNet ImageNet Sec. 3.4).
     - cosine: half a cosine to 0; onecycle: linear up for 25% of the steps from lr/25, then
       linear down to 0.
-    - ``warmup`` iterations at lr/10 first (ResNet-110, He et al. Sec. 4.2).
+    - warm-up at lr/10 first, for at most ``warmup`` steps; with ``warmup_error`` (%) it ends
+      as soon as the training top-1 error of the last :data:`WARMUP_WINDOW` mini-batches is
+      below it (ResNet-110: "0.01 to warm up the training until the training error is below
+      80% (about 400 iterations)", He et al. Sec. 4.2).
     """
 
-    def __init__(self, cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> None:
-        self.cfg, self.total = cfg, total_steps
-        unit = {"epoch": steps_per_epoch, "iteration": 1, "fraction": total_steps}
-        self.unit = unit[cfg.milestone_unit]
-        self.milestones = [round(m * self.unit) for m in cfg.milestones]
+    def __init__(
+        self,
+        lr: float,
+        schedule: str,
+        total_steps: int,
+        *,
+        milestones: Sequence[int] = (),
+        gamma: float = 0.1,
+        step_every: float = 0.0,
+        patience: int = 3,
+        warmup: int = 0,
+        warmup_error: float = 0.0,
+    ) -> None:
+        if schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
+        self.base_lr, self.schedule, self.total = lr, schedule, total_steps
+        self.milestones, self.gamma, self.step_every = list(milestones), gamma, step_every
+        self.patience, self.warmup, self.warmup_error = patience, warmup, warmup_error
+        # state, saved by state_dict()
         self.scale, self.best, self.bad_epochs = 1.0, math.inf, 0
+        self.warmup_end: int | None = None  #: the step warm-up by error ended at
+        self.recent_errors: list[float] = []  #: training errors of the last mini-batches
+
+    @classmethod
+    def from_config(cls, cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> LRSchedule:
+        """The schedule ``cfg`` describes, its milestones and ``step_every`` (in epochs,
+        iterations or fractions of the run) converted to steps."""
+        unit = {"epoch": steps_per_epoch, "iteration": 1, "fraction": total_steps}
+        steps = unit[cfg.milestone_unit]
+        return cls(
+            cfg.lr,
+            cfg.schedule,
+            total_steps,
+            milestones=[round(m * steps) for m in cfg.milestones],
+            gamma=cfg.gamma,
+            step_every=cfg.step_every * steps,
+            patience=cfg.patience,
+            warmup=cfg.warmup,
+            warmup_error=cfg.warmup_error,
+        )
 
     def factor(self, step: int) -> float:
-        cfg = self.cfg
-        if cfg.schedule == "step":
+        """The multiplier of the peak rate at ``step`` (0-based)."""
+        if self.schedule == "step":
             k = sum(step >= m for m in self.milestones)
-            if cfg.step_every:
-                k += int(step // (cfg.step_every * self.unit))
-            f = cfg.gamma**k
-        elif cfg.schedule == "cosine":
+            if self.step_every:
+                k += int(step // self.step_every)
+            f = self.gamma**k
+        elif self.schedule == "cosine":
             f = 0.5 * (1 + math.cos(math.pi * min(step / self.total, 1.0)))
-        elif cfg.schedule == "onecycle":
+        elif self.schedule == "onecycle":
             peak = max(1, round(0.25 * self.total))
             if step < peak:
                 f = 1 / 25 + (1 - 1 / 25) * step / peak
@@ -46,26 +97,54 @@ class LRSchedule:
                 f = max(0.0, (self.total - step) / max(1, self.total - peak))
         else:  # constant, plateau
             f = self.scale
-        return f * (0.1 if step < cfg.warmup else 1.0)
+        return f * (0.1 if self.warming_up(step) else 1.0)
 
     def lr(self, step: int) -> float:
-        return self.cfg.lr * self.factor(step)
+        return self.base_lr * self.factor(step)
+
+    def warming_up(self, step: int) -> bool:
+        """Whether ``step`` (0-based) runs at lr/10."""
+        return step < (self.warmup if self.warmup_end is None else self.warmup_end)
+
+    def needs_error(self, step: int) -> bool:
+        """Whether the training error of ``step``'s mini-batch may end warm-up: the caller
+        then passes it to :meth:`observe_error` (a host sync it need not make otherwise)."""
+        return self.warmup_error > 0 and self.warming_up(step)
+
+    def observe_error(self, steps_done: int, top1_err: float) -> None:
+        """``top1_err`` (%): the training error of the mini-batch of the step just taken.
+        Warm-up ends, so step ``steps_done`` on runs at the full rate, once the mean error of
+        the last :data:`WARMUP_WINDOW` mini-batches is below ``warmup_error``."""
+        self.recent_errors = [*self.recent_errors, top1_err][-WARMUP_WINDOW:]
+        window = self.recent_errors
+        if len(window) == WARMUP_WINDOW and sum(window) / WARMUP_WINDOW < self.warmup_error:
+            self.warmup_end = steps_done
 
     def epoch_end(self, val_error: float | None) -> None:
         """Plateau: divide when ``val_error`` stopped improving (1e-4 relative)."""
-        if self.cfg.schedule != "plateau" or val_error is None:
+        if self.schedule != "plateau" or val_error is None:
             return
         if val_error < self.best * (1 - 1e-4):
             self.best, self.bad_epochs = val_error, 0
             return
         self.bad_epochs += 1
-        if self.bad_epochs > self.cfg.patience:
-            self.scale *= self.cfg.gamma
+        if self.bad_epochs > self.patience:
+            self.scale *= self.gamma
             self.bad_epochs = 0
 
-    def state_dict(self) -> dict[str, float]:
-        return {"scale": self.scale, "best": self.best, "bad_epochs": self.bad_epochs}
+    def state_dict(self) -> dict[str, object]:
+        return {
+            "scale": self.scale,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+            "warmup_end": self.warmup_end,
+            "recent_errors": list(self.recent_errors),
+        }
 
-    def load_state_dict(self, state: dict[str, float]) -> None:
+    def load_state_dict(self, state: dict[str, object]) -> None:
         self.scale, self.best = float(state["scale"]), float(state["best"])
         self.bad_epochs = int(state["bad_epochs"])
+        # checkpoints written before warm-up by error have neither key
+        end = state.get("warmup_end")
+        self.warmup_end = None if end is None else int(end)
+        self.recent_errors = [float(e) for e in state.get("recent_errors", [])]

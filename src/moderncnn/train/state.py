@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from moderncnn.checkpoint import atomic_write, load_weights, save_weights
+from moderncnn.checkpoint import load_weights, save_weights
 from moderncnn.errors import CheckpointError
+from moderncnn.io import atomic_write, fsync_dir
 
 _EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
 
@@ -50,11 +51,7 @@ def save_checkpoint(
     atomic_write(tmp / "state.pt", lambda path: torch.save(state, path))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
-    fd = os.open(root, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(root)
     for old in root.iterdir():
         m = _EPOCH_DIR.match(old.name)
         if m and int(m.group(1)) < epoch:

@@ -1,0 +1,27 @@
+"""Crash-safe writes (moderncnn.io): a failed write leaves the old file and no temporary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moderncnn.io import atomic_write, fsync_dir
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "results.json"
+    atomic_write(path, lambda p: p.write_text("old"))
+    assert path.read_text() == "old"
+
+    def half_then_crash(p: Path) -> None:
+        p.write_text("ne")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, half_then_crash)
+    assert path.read_text() == "old"
+    assert [p.name for p in path.parent.iterdir()] == ["results.json"]  # no temporary left
+    atomic_write(path, lambda p: p.write_text("new"))
+    assert path.read_text() == "new"
+    fsync_dir(path.parent)  # a directory opens and syncs
