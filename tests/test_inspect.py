@@ -235,7 +235,7 @@ def test_summary_auxiliary_heads_and_depth() -> None:
     # Table 1's network has 6,998,552 parameters; the aux heads are counted apart (Sec. 5).
     assert (s.params, s.aux_params) == count_params("googlenet_paper") == (6_998_552, 6_379_728)
     assert s.to_dict()["aux_params"] == 6_379_728
-    assert s.params + s.aux_params == sum(layer.params for layer in s.layers)
+    assert s.params + s.aux_params == sum(layer.params for layer in s.layers if layer.depth == 1)
     assert rows["aux1"].output_shape is None and rows["aux1"].params > 0  # not run in eval
     assert "inception3a.branch3" in rows and "inception3a.branch3.1" not in rows
     assert rows["inception3a.branch3"].field.size == 27 + 4 * 8  # 5x5 at jump 8

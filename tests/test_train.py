@@ -218,7 +218,8 @@ def test_recipe_base(tmp_path: Path) -> None:
 def test_drop_rate_is_the_models_option() -> None:
     """One name, timm's, for every family with dropout: DenseNet's rate after each conv
     (Huang et al. Sec. 4.2: 0.2 without augmentation); ``--dropout`` is an alias."""
-    args = build_parser().parse_args(["train", "densenet40_k12", "--dropout", "0.2"])
+    argv = ["train", "densenet40_k12", "--dropout", "0.2"]
+    args = build_parser(argv).parse_args(argv)
     assert args.drop_rate == 0.2
     cfg = resolve_config("densenet40_k12", data_dir="x", drop_rate=0.2)
     assert engine._model_options(cfg) == {"drop_rate": 0.2}
@@ -238,7 +239,7 @@ def test_drop_rate_is_the_models_option() -> None:
 
 def test_train_help_lists_every_option(capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
-        build_parser().parse_args(["train", "--help"])
+        build_parser(["train"]).parse_args(["train", "--help"])
     out = capsys.readouterr().out
     assert (
         exit_.value.code == 0
@@ -406,6 +407,10 @@ def test_train_leaves_the_callers_config(fake_cifar: Path, tmp_path: Path, monke
             ["train", "tiny_test_net", "--data-dir", "{data}", "--dropout", "0.5"],
             "tiny_test_net takes no drop_rate option",
         ),
+        (  # GoogLeNet Sec. 5: the aux heads' 5x5/3 pools need 4a's map to be 5 pixels
+            ["train", "googlenet_paper", "--data-dir", "{data}", "--val-size", "100"],
+            "auxiliary heads need training images of at least 79x79 pixels, these are 32x32",
+        ),
         (["train", "--resume", "{tmp}"], "not a run directory"),
         (["train"], "name a model"),
         (
@@ -442,3 +447,14 @@ def test_real_cifar10_jpeg_folder(cifar10_jpeg: Path, tmp_path: Path, capsys) ->
     assert results["test"]["n"] == 600 and results["test"]["top1_err"] < 95
     assert len(list(cache.glob("cifar10-*.pt"))) == 2  # train and test, decoded once
     assert "test (once)" in capsys.readouterr().out
+
+
+def test_preact_resnet_recipe_warms_up_400_iterations() -> None:
+    """Identity Mappings, appendix: "for all CIFAR experiments we warm up the training by using
+    a smaller learning rate of 0.01 at the beginning 400 iterations" (a fixed count, no error
+    condition), otherwise ResNet's CIFAR recipe."""
+    for model in ("preact_resnet164", "preact_resnet1001"):
+        cfg = resolve_config(model, data_dir="x")
+        assert (cfg.recipe, cfg.warmup, cfg.warmup_error) == ("preact_resnet_cifar", 400, 0)
+        base = resolve_config(model, "resnet_cifar", data_dir="x")
+        assert dataclasses.replace(cfg, recipe="resnet_cifar", warmup=0) == base

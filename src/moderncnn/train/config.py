@@ -164,8 +164,9 @@ def list_recipes() -> list[str]:
 
 
 def default_recipe(model: str, fast: bool = False) -> str:
-    """The recipe of ``model``'s paper: by family and by data set (CIFAR or ImageNet), and for
-    CIFAR ResNets of 110 layers or more the one with warm-up (He et al. Sec. 4.2)."""
+    """The recipe of ``model``'s paper: by family and by data set (CIFAR or ImageNet); for
+    CIFAR ResNets of 110 layers or more the one with warm-up by training error (He et al.
+    Sec. 4.2), for the pre-activation ResNets their paper's (fixed 400-iteration warm-up)."""
     info = model_info(model)
     if info.dataset == "imagenet":
         if fast:
@@ -181,6 +182,8 @@ def default_recipe(model: str, fast: bool = False) -> str:
     name = {"resnet": "resnet_cifar", "densenet": "densenet_cifar"}.get(info.family, "cifar")
     if fast:
         return f"{name}_fast"
+    if info.name.startswith("preact_resnet"):  # He et al. 2016 (Identity Mappings), appendix
+        return "preact_resnet_cifar"
     if info.family == "resnet" and info.depth >= 110:
         return "resnet_cifar_warmup"
     return name

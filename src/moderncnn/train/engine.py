@@ -27,6 +27,7 @@ from tqdm import tqdm
 from moderncnn.checkpoint import load_weights, save_weights
 from moderncnn.data import load_splits, make_loader
 from moderncnn.errors import CheckpointError, ConfigError, DivergedError
+from moderncnn.inspect.probe import min_input_size
 from moderncnn.io import atomic_write
 from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
@@ -99,6 +100,7 @@ class Trainer:
         self.splits = self._load_data()
         self.num_classes = len(self.splits.classes)
         self.model = create_model(cfg.model, num_classes=self.num_classes, **options)
+        self._check_training_size(options)
         self.model.to(env.device, memory_format=self._memory_format)
         self.loaders = self._make_loaders()
         self.steps_per_epoch = len(self.loaders["train"]) // cfg.accum_steps
@@ -128,6 +130,21 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(self.run_dir / "config.toml", lambda p: p.write_text(cfg.to_toml()))
         self.metrics = MetricsLog(self.run_dir, cfg.tensorboard, self.epoch) if env.main else None
+
+    def _check_training_size(self, options: dict[str, object]) -> None:
+        """Training-only parts may need larger inputs than the network proper (the aux heads
+        of googlenet_paper: 79 pixels): say so now, not in the first step."""
+        if all(getattr(self.model, part, None) is None for part in self.model.aux_parts):
+            return
+        s = self.splits
+        size = s.train.images.shape[-1] if s.small else model_info(self.cfg.model).input_size[-1]
+        smallest = min_input_size(self.cfg.model, self.model.in_chans, training=True, **options)
+        if size < smallest:
+            raise ConfigError(
+                f"{self.cfg.model}'s auxiliary heads need training images of at least "
+                f"{smallest}x{smallest} pixels, these are {size}x{size}; train a network made "
+                "for them (e.g. googlenet_cifar for 32x32 images)"
+            )
 
     @property
     def _memory_format(self) -> torch.memory_format:
