@@ -229,12 +229,16 @@ def test_summary_rows_add_up() -> None:
     assert rows["fc"].field is None and rows["fc"].macs == 512 * 1000
 
 
-def test_summary_auxiliary_heads_and_depth() -> None:
+def test_summary_auxiliary_heads_and_depth(capsys: pytest.CaptureFixture[str]) -> None:
     s = summarize("googlenet_paper", depth=2)
     rows = {layer.name: layer for layer in s.layers}
     # Table 1's network has 6,998,552 parameters; the aux heads are counted apart (Sec. 5).
     assert (s.params, s.aux_params) == count_params("googlenet_paper") == (6_998_552, 6_379_728)
     assert s.to_dict()["aux_params"] == 6_379_728
+    assert main(["summary", "googlenet_paper", "--depth", "0"]) == 0
+    assert "6,998,552 parameters (+6,379,728 in training-only auxiliary heads)" in (
+        capsys.readouterr().out
+    )
     assert s.params + s.aux_params == sum(layer.params for layer in s.layers if layer.depth == 1)
     assert rows["aux1"].output_shape is None and rows["aux1"].params > 0  # not run in eval
     assert "inception3a.branch3" in rows and "inception3a.branch3.1" not in rows

@@ -123,6 +123,7 @@ def test_head_api(name: str) -> None:
     model.reset_classifier(5)
     assert model.num_classes == 5 and model.get_classifier().out_features == 5
     assert model(x).shape == (2, 5)
+    assert model.get_classifier().weight.dtype == torch.float32
     model.reset_classifier(0)
     with torch.no_grad():
         torch.testing.assert_close(model(x), feats, rtol=0, atol=0)

@@ -116,8 +116,10 @@ def run_summary(args: argparse.Namespace) -> int:
         headers = ["layer", "type", "output", "params", "MACs", "RF", "jump", "memory"]
         print_table(headers, rows, right=[False, False, False, True, True, True, True, True])
         print()
+    aux = f" (+{s.aux_params:,} in training-only auxiliary heads)" if s.aux_params else ""
     print(
-        f"total: {s.params:,} parameters, {s.macs / 1e9:.3f} GMACs ({s.flops / 1e9:.3f} GFLOPs), "
+        f"total: {s.params:,} parameters{aux}, {s.macs / 1e9:.3f} GMACs "
+        f"({s.flops / 1e9:.3f} GFLOPs), "
         f"receptive field {_dims(s.field and s.field.size)} px "
         f"(jump {_dims(s.field and s.field.jump)}), activations {_bytes(s.activations)} "
         "(distinct layer outputs)"

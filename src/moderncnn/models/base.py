@@ -91,8 +91,13 @@ class ConvNet(nn.Module):
         """New, freshly initialised classifiers (auxiliary ones too) for ``num_classes``
         classes; ``0`` replaces them with ``nn.Identity`` so that ``forward`` returns the
         pooled features (timm's convention)."""
+        like = next(self.parameters())  # the new layers' device and dtype
         for path, width in self.classifier_widths.items():
-            new = nn.Linear(width, num_classes) if num_classes else nn.Identity()
+            new = (
+                nn.Linear(width, num_classes, device=like.device, dtype=like.dtype)
+                if num_classes
+                else nn.Identity()
+            )
             self.set_submodule(path, new)
         self.num_classes = num_classes
 

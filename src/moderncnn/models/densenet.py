@@ -249,11 +249,13 @@ class DenseNet(ConvNet):
         return self.forward_head(self.forward_features(x))
 
 
-# ----------------------------------------------------------------------------- ImageNet
-def imagenet_densenet(
+def densenet(
     growth_rate: int,
     block_config: Sequence[int],
     num_init_features: int,
+    bn_size: int | None,
+    compression: float,
+    stem: str,
     num_classes: int,
     in_chans: int,
     *,
@@ -261,13 +263,16 @@ def imagenet_densenet(
     memory_efficient: bool = False,
     init: str = "torchvision",
 ) -> DenseNet:
-    """A DenseNet-BC of Table 1 (4k bottlenecks, compression 0.5, ImageNet stem)."""
+    """The builder of every registered DenseNet: the tables below bind the structure
+    (Table 1 for ImageNet, Sec. 4.2 for CIFAR), the rest are the model's options."""
     return DenseNet(
-        growth_rate, block_config, num_init_features, drop_rate=drop_rate,
-        num_classes=num_classes, in_chans=in_chans, memory_efficient=memory_efficient, init=init,
+        growth_rate, block_config, num_init_features, bn_size, compression, stem,
+        num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate,
+        memory_efficient=memory_efficient, init=init,
     )  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- ImageNet
 _T3 = "ILSVRC-2012 val, single crop (Table 3)"
 #: Table 1: (k, layers per dense block, stem channels), parameters, Table 3's top-1/top-5.
 #: DenseNet-161 (k=48) is from the authors' code and torchvision, not the paper's tables;
@@ -294,39 +299,30 @@ for _depth, (_k, _blocks, _stem, _params, _err) in IMAGENET.items():
         torchvision=_tv,
         notes=f"DenseNet-BC (k={_k}, 4k bottleneck, compression 0.5)"
         + ("" if _err else "; from the authors' code, not in the paper's Table 3"),
-    )(
+    )(  # DenseNet-BC: 4k bottlenecks, compression 0.5
         functools.partial(
-            imagenet_densenet, _k, _blocks, _stem, init="torchvision" if _tv else "paper"
+            densenet, _k, _blocks, _stem, 4, 0.5, "imagenet", init="torchvision" if _tv else "paper"
         )
     )
 
 
 # ----------------------------------------------------------------------------- CIFAR
-def cifar_densenet(
-    depth: int,
-    growth_rate: int,
-    bc: bool,
-    num_classes: int,
-    in_chans: int,
-    *,
-    drop_rate: float = 0.0,
-    memory_efficient: bool = False,
-    init: str = "paper",
-) -> DenseNet:
+def cifar_structure(
+    depth: int, growth_rate: int, bc: bool
+) -> tuple[int, tuple[int, int, int], int, int | None, float, str]:
     """Sec. 4.2: three dense blocks of equal size on 32, 16, 8 pixel maps. A basic DenseNet
     of depth L has (L-4)/3 layers per block and a 16-channel stem; DenseNet-BC has (L-4)/6
-    bottleneck layers per block, a 2k-channel stem and theta = 0.5."""
+    bottleneck layers per block, a 2k-channel stem and theta = 0.5. Returns
+    :func:`densenet`'s structural arguments."""
     per_layer = 6 if bc else 3
     if (depth - 4) % per_layer:
         raise ValueError(
             f"CIFAR DenseNet{'-BC' if bc else ''} depth must be {per_layer}n+4, got {depth}"
         )
     n = (depth - 4) // per_layer
-    return DenseNet(
-        growth_rate, (n, n, n), 2 * growth_rate if bc else 16, bn_size=4 if bc else None,
-        compression=0.5 if bc else 1.0, drop_rate=drop_rate, num_classes=num_classes,
-        in_chans=in_chans, stem="cifar", memory_efficient=memory_efficient, init=init,
-    )  # fmt: skip
+    if bc:
+        return growth_rate, (n, n, n), 2 * growth_rate, 4, 0.5, "cifar"
+    return growth_rate, (n, n, n), 16, None, 1.0, "cifar"
 
 
 #: Table 2, CIFAR-10 with augmentation (C10+): name -> (L, k, BC, error %, parameters).
@@ -349,4 +345,4 @@ for _name, (_depth, _k, _bc, _err, _params) in CIFAR.items():
         params=_params,
         reported_error=ReportedError("CIFAR-10 test, with augmentation (Table 2)", top1=_err),
         notes=f"DenseNet{'-BC' if _bc else ''} (L={_depth}, k={_k}) of Sec. 4.",
-    )(functools.partial(cifar_densenet, _depth, _k, _bc))
+    )(functools.partial(densenet, *cifar_structure(_depth, _k, _bc), init="paper"))

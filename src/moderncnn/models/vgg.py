@@ -184,7 +184,12 @@ class VGGDense(ConvNet):
 
     def reset_classifier(self, num_classes: int) -> None:
         """A new 1x1 conv classifier (fc8 of the dense network), or identity for 0."""
-        fc8 = nn.Conv2d(4096, num_classes, 1) if num_classes else nn.Identity()
+        like = self.head[0].weight  # the new layer's device and dtype
+        fc8 = (
+            nn.Conv2d(4096, num_classes, 1, device=like.device, dtype=like.dtype)
+            if num_classes
+            else nn.Identity()
+        )
         self.head[6] = fc8
         self.num_classes = num_classes
 
