@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("evaluate", "evaluate weights on a data set (centre crop or 10-crop)"),
     "plot": ("plot", "plot error-vs-epoch curves of training runs"),
     "bench": ("bench", "time moderncnn's fast path against torchvision's model"),
+    "predict": ("predict", "classify images: top-k class names and probabilities"),
 }
 
 

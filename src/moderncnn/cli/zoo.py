@@ -18,11 +18,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "match and the error the paper reports.",
     )
     p.add_argument("pattern", nargs="?", help="fnmatch filter, e.g. 'resnet*'")
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="list the published weights instead: name, accuracy, preprocessing, file",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.pretrained:
+        return run_pretrained(args)
     rows = []
     for name in list_models(args.pattern):
         info = model_info(name)
@@ -90,4 +97,55 @@ def run(args: argparse.Namespace) -> int:
     )
     for variant, mark in marks.items():
         print(f"{mark.strip()} reported for another variant than the default: {variant}")
+    return 0
+
+
+def run_pretrained(args: argparse.Namespace) -> int:
+    """The published weights of the zoo, from torchvision's weights enums."""
+    from moderncnn.models.pretrained import cached_path, torchvision_cfg, weights_enum
+
+    rows = []
+    for name in list_models(args.pattern):
+        enum = weights_enum(name)
+        for w in enum or ():
+            cfg = torchvision_cfg(w)
+            rows.append(
+                {
+                    "model": name,
+                    "weights": w.name,
+                    "default": w is enum.DEFAULT,
+                    "acc1": cfg.metrics.get("acc@1"),
+                    "acc5": cfg.metrics.get("acc@5"),
+                    "resize": cfg.data.resize,
+                    "crop": cfg.data.crop,
+                    "interpolation": cfg.data.interpolation,
+                    "file_mb": w.meta.get("_file_size"),
+                    "url": w.url,
+                    "cached": cached_path(w).is_file(),
+                }
+            )
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print(f"no model with published weights matches {args.pattern!r}")
+        return 1
+    headers = ["model", "weights", "acc@1 %", "acc@5 %", "resize/crop", "file MB", "cached"]
+    table = [
+        [
+            r["model"],
+            r["weights"] + (" (DEFAULT)" if r["default"] else ""),
+            r["acc1"],
+            r["acc5"],
+            f"{r['resize']}/{r['crop']} {r['interpolation']}",
+            r["file_mb"],
+            r["cached"],
+        ]
+        for r in rows
+    ]
+    print_table(headers, table, right=[0, 0, 1, 1, 0, 1, 0])
+    print(
+        f"\n{len(rows)} published weights (torchvision's, ImageNet-1K val, single crop). "
+        "create_model(name, weights=WEIGHTS) downloads them into $TORCH_HOME/hub/checkpoints."
+    )
     return 0

@@ -1,5 +1,6 @@
 """Data sets, caching, per-paper augmentation and loaders for training and evaluation."""
 
+from moderncnn.data.config import eval_transform, resolve_data_config
 from moderncnn.data.loaders import FolderLoader, Splits, TensorLoader, load_splits, make_loader
 from moderncnn.data.sources import DataSource, ImageSet, find_dataset
 
@@ -9,7 +10,9 @@ __all__ = [
     "ImageSet",
     "Splits",
     "TensorLoader",
+    "eval_transform",
     "find_dataset",
     "load_splits",
     "make_loader",
+    "resolve_data_config",
 ]

@@ -11,11 +11,16 @@ call by ``torch.fx`` (it is wrapped), so symbolic tracing and torchvision's
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.fx
 from torch import nn
 
 from moderncnn.errors import InputShapeError
+
+if TYPE_CHECKING:
+    from moderncnn.models.pretrained import PretrainedCfg
 
 
 @torch.fx.wrap
@@ -57,6 +62,9 @@ class ConvNet(nn.Module):
     #: (GoogLeNet's ``aux1``/``aux2``): not counted as the inference network's parameters,
     #: and their tensors in a weights file are dropped with a message when absent.
     aux_parts: tuple[str, ...] = ()
+    #: What the loaded weights came with (class names, input data config), set by
+    #: ``create_model(..., weights=...)``; None for freshly initialised weights.
+    pretrained_cfg: PretrainedCfg | None = None
 
     def __init__(self, num_classes: int, in_chans: int) -> None:
         super().__init__()

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moderncnn.errors import ModernCNNError
+from moderncnn.models import pretrained as published
 from moderncnn.models.base import ConvNet
 from moderncnn.models.registry import get_builder
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
+
+log = logging.getLogger("moderncnn")
 
 
 def create_model(
@@ -15,22 +22,40 @@ def create_model(
     *,
     num_classes: int | None = None,
     in_chans: int = 3,
-    weights: str | Path | None = None,
+    weights: str | Path | WeightsEnum | None = None,
+    pretrained: bool = False,
+    progress: bool = True,
     **options: Any,
 ) -> ConvNet:
     """Build a registered network, optionally loading weights.
 
     Args:
         name: a name from :func:`~moderncnn.models.registry.list_models`.
-        num_classes: classifier outputs; ``None`` takes the model's default (1000 for the
-            ImageNet networks, 10 for the CIFAR ones).
+        num_classes: classifier outputs; ``None`` takes the weights' number of classes when
+            ``weights`` are given, else the model's default (1000 for the ImageNet networks,
+            10 for the CIFAR ones).
         in_chans: input channels.
-        weights: path to a torchvision ``.pth`` state_dict or a moderncnn ``.safetensors``
-            checkpoint; see :func:`moderncnn.checkpoint.load_weights`.
+        weights: published weights (``"IMAGENET1K_V1"``, ``"DEFAULT"``,
+            ``"ResNet50_Weights.IMAGENET1K_V2"`` or the enum member: downloaded into torch.hub's
+            cache when not there, see :mod:`moderncnn.models.pretrained`), or a file: a
+            torchvision ``.pth`` state_dict or a moderncnn ``.safetensors`` checkpoint (see
+            :func:`moderncnn.checkpoint.load_weights`). With another ``num_classes`` than the
+            weights', everything but the classifier loads (fine-tuning).
+        pretrained: the default published weights (``weights="DEFAULT"``), as in timm.
+        progress: show the download's progress bar.
         **options: the model's options (``model_info(name).options``: ``drop_rate``,
             ``shortcut``, ``memory_efficient``...).
     """
     builder, info = get_builder(name)
+    if pretrained:
+        if weights is not None:
+            raise ModernCNNError(f"{name}: give weights= or pretrained=True, not both")
+        weights = "DEFAULT"
+    tv_weights = None
+    if weights is not None and published.is_weights_name(weights):
+        tv_weights = published.resolve_weights(name, weights)  # type: ignore[arg-type]
+        options = {**published.weights_options(name), **options}
+    given_classes = num_classes is not None
     if num_classes is None:
         num_classes = info.num_classes
     if num_classes < 1 or in_chans < 1:
@@ -47,8 +72,44 @@ def create_model(
         raise ModernCNNError(f"{name}: {e}") from None
     model.model_name = name
     model.min_input_size = info.min_input_size
-    if weights is not None:
-        from moderncnn.checkpoint import load_weights
+    if weights is None:
+        return model
+    from moderncnn.checkpoint import load_weights, read_metadata
 
-        load_weights(model, weights)
+    path = published.fetch(tv_weights, progress) if tv_weights else Path(weights)  # type: ignore[arg-type]
+    metadata = {} if tv_weights else read_metadata(path)
+    if not given_classes:  # the weights' classes, as timm does
+        classes = _weights_classes(model, path, metadata, tv_weights)
+        if classes and classes != model.num_classes:
+            model.reset_classifier(classes)
+    load_weights(model, path)
+    if tv_weights is not None and not tv_weights.meta.get("categories"):
+        log.warning(
+            "%s: %s are feature-extraction weights; the classifier is not usable (torchvision: "
+            "they are missing values there), fine-tune a new one",
+            name,
+            tv_weights,
+        )
+    model.pretrained_cfg = (
+        published.torchvision_cfg(tv_weights)
+        if tv_weights
+        else published.file_cfg(name, path, metadata)
+    )
     return model
+
+
+def _weights_classes(
+    model: ConvNet, path: Path, metadata: dict[str, Any], tv_weights: WeightsEnum | None
+) -> int | None:
+    """How many classes a weights file was trained for: the published categories, a moderncnn
+    file's metadata, or the shape of the model's main classifier in the file."""
+    if tv_weights is not None:
+        return len(tv_weights.meta.get("categories") or []) or None
+    if isinstance(metadata.get("num_classes"), int):
+        return metadata["num_classes"]
+    from moderncnn.checkpoint import read_weights
+
+    state, _ = read_weights(path)
+    key = f"{next(iter(model.classifier_widths))}.weight"
+    found = state.get(key, state.get(f"module.{key}"))
+    return int(found.shape[0]) if found is not None else None

@@ -1,0 +1,87 @@
+"""Classify image files: top-k class names and probabilities per image, in batches.
+
+Any file Pillow reads works (see :func:`moderncnn.data.images.read_image`); a file that cannot
+be read is reported with its reason and the others are classified. Images are decoded in
+threads while the model runs, and prepared with the model's own data config (its weights',
+see :func:`moderncnn.data.resolve_data_config`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from moderncnn.data.config import eval_transform, resolve_data_config
+from moderncnn.data.images import read_image
+from moderncnn.errors import ModernCNNError
+from moderncnn.models.base import ConvNet
+
+
+@dataclass
+class Prediction:
+    """One image: its top classes (name, index, probability), best first, or why it failed."""
+
+    path: str
+    classes: list[str] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    probabilities: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def class_names(model: ConvNet) -> list[str]:
+    """The model's class names: its weights' categories, else ``class 0``, ``class 1``..."""
+    cfg = model.pretrained_cfg
+    if cfg is not None and cfg.classes and len(cfg.classes) == model.num_classes:
+        return list(cfg.classes)
+    return [f"class {i}" for i in range(model.num_classes)]
+
+
+def _load(path: Path, transform, shorter_side: int) -> torch.Tensor | str:
+    try:
+        return transform(read_image(path, shorter_side))
+    except Exception as e:  # Pillow raises OSError, ValueError, SyntaxError and more
+        first = str(e).splitlines()[0] if str(e) else ""
+        return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
+def predict(
+    model: ConvNet,
+    files: Sequence[str | Path],
+    topk: int = 5,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    workers: int = 2,
+) -> Iterator[Prediction]:
+    """Yield a :class:`Prediction` for each of ``files``, in order."""
+    if topk < 1 or batch_size < 1:
+        raise ModernCNNError(f"topk and batch size must be positive, got {topk}, {batch_size}")
+    names = class_names(model)
+    k = min(topk, len(names))
+    cfg = resolve_data_config(model)
+    transform = eval_transform(cfg)
+    model = model.eval().to(device)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for start in range(0, len(files), batch_size):
+            chunk = [Path(f) for f in files[start : start + batch_size]]
+            loaded = list(pool.map(lambda p: _load(p, transform, cfg.resize), chunk))
+            good = [x for x in loaded if isinstance(x, torch.Tensor)]
+            if good:
+                with torch.inference_mode():
+                    probs = model(torch.stack(good).to(device)).float().softmax(1)
+                    top = probs.topk(k, dim=1)
+                values, indices = top.values.tolist(), top.indices.tolist()
+            row = 0
+            for path, x in zip(chunk, loaded, strict=True):
+                if isinstance(x, str):
+                    yield Prediction(str(path), error=x)
+                    continue
+                idx = indices[row]
+                yield Prediction(str(path), [names[i] for i in idx], idx, values[row])
+                row += 1
