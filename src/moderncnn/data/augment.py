@@ -180,6 +180,14 @@ AUGMENTATIONS: dict[str, Augmentation] = {
         jitter=0.4,
         lighting=0.1,
     ),
+    # fine-tuning (the finetune recipe), on either kind of image: torchvision's
+    # transfer-learning tutorial for large ones (RandomResizedCrop, flip), CIFAR's for small
+    "finetune": Augmentation(
+        "common practice, not a paper",
+        pad=4,
+        flip=True,
+        steps=_random_sized(v2.InterpolationMode.BILINEAR),
+    ),  # fmt: skip
 }
 
 

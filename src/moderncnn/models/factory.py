@@ -90,11 +90,7 @@ def create_model(
             name,
             tv_weights,
         )
-    model.pretrained_cfg = (
-        published.torchvision_cfg(tv_weights)
-        if tv_weights
-        else published.file_cfg(name, path, metadata)
-    )
+    model.pretrained_cfg = published.weights_cfg(name, tv_weights or path)
     return model
 
 

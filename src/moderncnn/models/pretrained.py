@@ -186,3 +186,13 @@ def file_cfg(name: str, path: str | Path, metadata: dict[str, Any]) -> Pretraine
         )  # fmt: skip
     classes = metadata.get("classes")
     return PretrainedCfg(str(path), data, list(classes) if classes else None)
+
+
+def weights_cfg(name: str, weights: str | Path | WeightsEnum) -> PretrainedCfg:
+    """The :class:`PretrainedCfg` of ``weights`` for model ``name`` without loading them:
+    published weights from torchvision's enum, a file from its metadata (header only)."""
+    if is_weights_name(weights):
+        return torchvision_cfg(resolve_weights(name, weights))  # type: ignore[arg-type]
+    from moderncnn.checkpoint import read_metadata
+
+    return file_cfg(name, weights, read_metadata(weights))  # type: ignore[arg-type]

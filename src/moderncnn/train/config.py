@@ -36,6 +36,23 @@ class TrainConfig:
     download: str = _opt(
         "fetch this data set into --data-dir when missing", ("", "cifar10", "cifar100"), default=""
     )
+    weights: str = _opt(
+        "initial weights: a .pth/.safetensors file or published weights (DEFAULT, "
+        "IMAGENET1K_V1...); the classifier is re-sized to the data's classes",
+        default="",
+    )
+    freeze: bool = _opt("train the classifier only (the rest of --weights stays)", default=False)
+    freeze_until: str = _opt(
+        "freeze every module up to and including this one, e.g. layer2", default=""
+    )
+    backbone_lr_scale: float = _opt(
+        "learning rate of all but the classifier, as a fraction of lr", default=1.0
+    )
+    preprocess: str = _opt(
+        "normalise with the data's statistics or the weights' own (mean, std, input size)",
+        ("data", "weights"),
+        default="data",
+    )
     # data
     augment: str = _opt(
         "augmentation (moderncnn.data.augment.AUGMENTATIONS)", tuple(AUGMENTATIONS), default="cifar"
@@ -133,6 +150,14 @@ class TrainConfig:
             raise ConfigError(
                 "warmup_error needs warmup > 0: the iterations warm-up may last at most"
             )
+        if self.preprocess == "weights" and not self.weights:
+            raise ConfigError("preprocess = 'weights' needs --weights (the weights' own config)")
+        if self.freeze and self.freeze_until:
+            raise ConfigError("give --freeze (the classifier only) or --freeze-until, not both")
+        if (self.freeze or self.freeze_until) and not self.weights:
+            raise ConfigError("--freeze and --freeze-until need --weights to keep frozen")
+        if not 0 <= self.backbone_lr_scale <= 1:
+            raise ConfigError(f"backbone_lr_scale must be in [0, 1], got {self.backbone_lr_scale}")
         if self.schedule == "plateau" and not self.val_size:
             raise ConfigError("the plateau schedule needs a validation split (val_size > 0)")
 
@@ -218,9 +243,9 @@ def read_recipe(recipe: str, _inside: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 
 def resolve_config(model: str, recipe: str = "", **overrides: Any) -> TrainConfig:
-    """Defaults, then ``recipe`` (default: the model's paper; ``fast``: its fast recipe),
-    then ``overrides``; checked."""
-    recipe = recipe or default_recipe(model)
+    """Defaults, then ``recipe`` (default: the model's paper, or ``finetune`` when starting
+    from ``weights``; ``fast``: its fast recipe), then ``overrides``; checked."""
+    recipe = recipe or ("finetune" if overrides.get("weights") else default_recipe(model))
     if recipe == "fast":
         recipe = default_recipe(model, fast=True)
     values = {**read_recipe(recipe), "model": model, "recipe": recipe, **overrides}

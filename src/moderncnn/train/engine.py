@@ -31,9 +31,11 @@ from moderncnn.inspect.probe import min_input_size
 from moderncnn.io import atomic_write
 from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
+from moderncnn.models.pretrained import weights_cfg
 from moderncnn.train import distributed
 from moderncnn.train.config import TrainConfig
 from moderncnn.train.evaluate import EvalResult, autocast, evaluate
+from moderncnn.train.finetune import freeze, param_groups
 from moderncnn.train.metrics import Meter, MetricsLog
 from moderncnn.train.schedule import LRSchedule
 from moderncnn.train.state import (
@@ -99,7 +101,17 @@ class Trainer:
             raise CheckpointError(f"{str(self.run_dir)!r} has no checkpoint to resume from")
         self.splits = self._load_data()
         self.num_classes = len(self.splits.classes)
-        self.model = create_model(cfg.model, num_classes=self.num_classes, **options)
+        # A resumed run's weights come from its checkpoint, not from --weights again.
+        weights = cfg.weights if cfg.weights and not resume_from else None
+        self.model = create_model(
+            cfg.model, num_classes=self.num_classes, weights=weights, **options
+        )
+        self.input_size = model_info(cfg.model).input_size[-1]
+        if cfg.preprocess == "weights":  # normalise and size inputs as the weights were
+            data = weights_cfg(cfg.model, cfg.weights).data
+            self.splits = dataclasses.replace(self.splits, mean=data.mean, std=data.std)
+            self.input_size = data.crop
+        self.frozen_norms = freeze(self.model, cfg.freeze, cfg.freeze_until)
         self._check_training_size(options)
         self.model.to(env.device, memory_format=self._memory_format)
         self.loaders = self._make_loaders()
@@ -113,7 +125,7 @@ class Trainer:
         self.total_steps = cfg.iterations or self.epochs * self.steps_per_epoch
         self.schedule = LRSchedule.from_config(cfg, self.steps_per_epoch, self.total_steps)
         self.optimizer = torch.optim.SGD(
-            self.model.parameters(),
+            param_groups(self.model, cfg.backbone_lr_scale if cfg.weights else 1.0),
             lr=cfg.lr,
             momentum=cfg.momentum,
             nesterov=cfg.nesterov,
@@ -171,7 +183,7 @@ class Trainer:
     def _make_loaders(self) -> dict[str, object]:
         cfg, env = self.cfg, self.env
         common = dict(
-            crop=model_info(cfg.model).input_size[-1],
+            crop=self.input_size,
             seed=cfg.seed,
             rank=env.rank,
             world=env.world,
@@ -263,6 +275,8 @@ class Trainer:
     def _train_epoch(self) -> tuple[dict[str, float], float, int]:
         cfg, net, loader = self.cfg, self.net, self.loaders["train"]
         net.train()
+        for norm in self.frozen_norms:  # frozen layers keep their running statistics
+            norm.eval()
         loader.set_epoch(self.epoch + 1)
         meter = Meter(self.env.device, self.num_classes)
         micro_batches = self.steps_per_epoch * cfg.accum_steps
@@ -319,7 +333,7 @@ class Trainer:
     def _optimizer_step(self) -> None:
         lr = self.schedule.lr(self.step)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # checkpoints before groups: none
         if self.scaler:
             self.scaler.step(self.optimizer)
             self.scaler.update()
