@@ -16,6 +16,7 @@ def create_model(
     num_classes: int | None = None,
     in_chans: int = 3,
     weights: str | Path | None = None,
+    new_head: bool = True,
     **options: Any,
 ) -> ConvNet:
     """Build a registered network, optionally loading weights.
@@ -27,6 +28,9 @@ def create_model(
         in_chans: input channels.
         weights: path to a torchvision ``.pth`` state_dict or a moderncnn ``.safetensors``
             checkpoint; see :func:`moderncnn.checkpoint.load_weights`.
+        new_head: when ``weights`` has a classifier for another number of classes, keep the
+            new one this model was built with (fine-tuning, the default); ``False`` makes it
+            an error (evaluation).
         **options: the model's options (``model_info(name).options``: ``drop_rate``,
             ``shortcut``, ``memory_efficient``...).
     """
@@ -50,5 +54,5 @@ def create_model(
     if weights is not None:
         from moderncnn.checkpoint import load_weights
 
-        load_weights(model, weights)
+        load_weights(model, weights, new_head=new_head)
     return model
