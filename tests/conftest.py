@@ -58,6 +58,28 @@ def write_fake_cifar(root: Path, n_train: int = 400, n_test: int = 100, kind: st
     return root
 
 
+def write_image_folder(
+    root: Path,
+    size: int,
+    per_class: int = 6,
+    splits: tuple[str, ...] = ("train", "test"),
+    classes: tuple[str, ...] = ("cat", "dog"),
+) -> Path:
+    """An ImageFolder tree: ``splits``/``classes``/ each with ``per_class`` random PNGs of
+    ``size`` x ``size`` pixels."""
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(0)
+    for split in splits:
+        for c in classes:
+            folder = root / split / c
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                img = torch.randint(0, 256, (size, size, 3), dtype=torch.uint8, generator=g)
+                Image.fromarray(img.numpy()).save(folder / f"{i}.png")
+    return root
+
+
 @pytest.fixture(scope="session")
 def fake_cifar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_fake_cifar(tmp_path_factory.mktemp("fake_cifar"))

@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
-from PIL import Image
 from torchvision.transforms import v2
 
-from conftest import write_fake_cifar
+from conftest import write_fake_cifar, write_image_folder
+from moderncnn import progress
 from moderncnn.data import cache, load_splits, make_loader
 from moderncnn.data.augment import (
     AUGMENTATIONS,
@@ -28,14 +29,7 @@ from moderncnn.train import TrainConfig
 
 def _image_folder(root: Path, size: int, per_class: int = 6, bad: bool = True) -> Path:
     """train/ and test/ with two classes of ``size`` px PNGs, plus unreadable files."""
-    g = torch.Generator().manual_seed(0)
-    for split in ("train", "test"):
-        for c in ("cat", "dog"):
-            folder = root / split / c
-            folder.mkdir(parents=True)
-            for i in range(per_class):
-                img = torch.randint(0, 256, (size, size, 3), dtype=torch.uint8, generator=g)
-                Image.fromarray(img.numpy()).save(folder / f"{i}.png")
+    write_image_folder(root, size, per_class)
     if bad:
         (root / "train" / "cat" / "broken.jpg").write_bytes(b"not a jpeg at all")
         (root / "train" / "dog" / "empty.png").write_bytes(b"")
@@ -94,6 +88,39 @@ def test_small_folder_decoded_once_bad_files_counted(tmp_path: Path, monkeypatch
     again = load_splits(root, val_size=2, cache_dir=tmp_path / "cache")
     assert torch.equal(again.train.images, splits.train.images)
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 2  # train and test
+
+
+def test_decoding_progress_follows_the_progress_flag(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The decoding bars print a plain line an update into a log (interval 0 here), and
+    nothing with ``progress=False`` (--no-progress)."""
+    root = _image_folder(tmp_path / "imgs", size=16, bad=False)
+    monkeypatch.setattr(progress, "INTERVAL_S", 0.0)
+    load_splits(root, val_size=2, cache_dir=tmp_path / "quiet", progress=False)
+    assert capsys.readouterr().err == ""
+    load_splits(root, val_size=2, cache_dir=tmp_path / "shown")
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(",")[0] for line in lines[::6]] == [
+        "decoding imgs-train: 1/12 img (8%)",
+        "decoding imgs-train: 7/12 img (58%)",
+        "decoding imgs-test: 1/12 img (8%)",
+        "decoding imgs-test: 7/12 img (58%)",
+    ]
+    assert len(lines) == 24
+
+
+def test_log_progress_prints_a_line_every_interval(monkeypatch, capsys) -> None:
+    """One line at most every INTERVAL_S (10) seconds: 35 updates a second apart give 3."""
+    clock = iter(range(100))
+    monkeypatch.setattr(progress, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    bar = progress.progress(range(35), total=35, desc="epoch 1/2", unit="batch")
+    assert isinstance(bar, progress.LogProgress)
+    bar.set_postfix(loss="1.234")
+    assert list(bar) == list(range(35))
+    assert capsys.readouterr().err.splitlines() == [
+        "epoch 1/2: 10/35 batch (29%), 1.0 batch/s, loss=1.234",
+        "epoch 1/2: 20/35 batch (57%), 1.0 batch/s, loss=1.234",
+        "epoch 1/2: 30/35 batch (86%), 1.0 batch/s, loss=1.234",
+    ]
 
 
 def test_large_folder_uses_workers_and_skips_bad_files(tmp_path: Path, caplog) -> None:

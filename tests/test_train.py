@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 
 import moderncnn
 import tiny_model  # noqa: F401  (registers tiny_test_net)
+from moderncnn import progress
 from moderncnn.cli import build_parser, main
 from moderncnn.errors import ConfigError, DivergedError
 from moderncnn.train import compute_loss, engine, resolve_config, train
@@ -291,6 +292,26 @@ def test_train_eval_plot_commands(fake_cifar: Path, tmp_path: Path, capsys) -> N
         main(["plot", str(run), str(run), "-o", str(tmp_path / "e.png"), "--metric", "top5"]) == 0
     )
     assert (tmp_path / "e.png").stat().st_size > 0
+
+
+def test_progress_in_a_log_is_plain_lines(
+    fake_cifar: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """stderr captured (not a terminal): plain lines, no carriage-return frames; one line an
+    update with the interval at 0 (6 training batches, val twice and test: 2 batches each),
+    nothing with --no-progress."""
+    monkeypatch.setattr(progress, "INTERVAL_S", 0.0)
+    argv = ["train", "tiny_test_net", "--recipe", "cifar_fast", "--epochs", "1"]
+    argv += ["--data-dir", str(fake_cifar), "--no-tensorboard", "--batch-size", "50"]
+    argv += ["--val-size", "100"]
+    assert main([*argv, "--output", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    counts = collections.Counter(line.split(":")[0] for line in err.splitlines())
+    assert counts == {"epoch 1/1": 6, "evaluating val": 4, "evaluating test": 2}
+    assert "epoch 1/1: 6/6 batch (100%), " in err and "evaluating test: 2/2 batch (100%)" in err
+    assert main([*argv, "--output", str(tmp_path / "b"), "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_resume_after_kill_is_exact(fake_cifar: Path, tmp_path: Path, monkeypatch) -> None:

@@ -4,8 +4,8 @@ Loading accounts for every tensor: keys are taken as they are or mapped (a DDP `
 prefix, torchvision's old DenseNet names; BN step counters absent from old files start at 0),
 tensors for training-only parts the model was built without (GoogLeNet's auxiliary heads)
 are dropped with a message, classifiers of another size (each model declares its own) are
-skipped with a message (fine-tuning), and anything else that does not fit is an error that
-names the missing and unexpected keys.
+skipped with a message (fine-tuning) or refused (``new_head=False``, evaluation), and anything
+else that does not fit is an error that names the missing and unexpected keys.
 """
 
 from __future__ import annotations
@@ -82,8 +82,12 @@ def _map_key(key: str) -> str:
     return m.group(1) + m.group(2) if m else key
 
 
-def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+def load_weights(model: nn.Module, path: str | Path, *, new_head: bool = True) -> list[str]:
     """Load a torchvision ``.pth`` or a moderncnn ``.safetensors`` file into ``model``.
+
+    A classifier for another number of classes is left as the model built it (fine-tuning,
+    with a message), or, with ``new_head=False``, is an error naming both class counts.
+    Returns the keys left so (``[]`` when every tensor loaded).
 
     Raises :class:`CheckpointError` naming missing and unexpected keys when the file is for
     another architecture.
@@ -120,6 +124,14 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     mismatched = [k for k in own if state[k].shape != own[k].shape]
     if mismatched and set(mismatched) <= heads:  # another number of classes: fine-tune
         classes = state[mismatched[0]].shape[0]
+        if not new_head:
+            raise CheckpointError(
+                f"{str(path)!r} holds a classifier for {classes} classes "
+                f"({', '.join(mismatched)}) and {name} was built for {model.num_classes}, "
+                f"so its classifier would stay random. Use weights trained on those "
+                f"{model.num_classes} classes, or allow a new, untrained classifier "
+                "(new_head=True; moderncnn eval --allow-new-head)"
+            )
         log.warning(
             "%s: classifier not loaded (%s): checkpoint has %d classes, model has %d; "
             "every other tensor loaded (fine-tuning)",
@@ -139,7 +151,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
             f"({detail}); was it saved with other options (in_chans, widths)?"
         )
     model.load_state_dict({k: state[k] for k in own})
-    return model
+    return mismatched  # the new classifier's keys, or none
 
 
 def _preview(keys: list[str], n: int = 4) -> str:

@@ -16,12 +16,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "eval",
         description="Evaluate MODEL with --weights on the test split of --data-dir (or the "
-        "held-out validation split): top-1 / top-5 error, per-class accuracy, confusion matrix.",
+        "held-out validation split): top-1 / top-5 error, per-class accuracy, confusion matrix. "
+        "The test split of an ImageFolder tree is test/, else val/: a tree holding only one of "
+        "them (ImageNet's val/) will do; --split val and train need its train/. The weights' "
+        "classifier must be for the data's classes.",
     )
     p.add_argument("model", help="registered model name")
-    p.add_argument("--weights", required=True, help=".safetensors (moderncnn) or .pth file")
+    p.add_argument(
+        "--weights",
+        required=True,
+        help=".safetensors (moderncnn) or .pth file, or published weights (IMAGENET1K_V1, DEFAULT)",
+    )
     p.add_argument("--data-dir", "--data", dest="data_dir", required=True, help="data set folder")
-    p.add_argument("--split", choices=("test", "val", "train"), default="test")
+    p.add_argument(
+        "--split",
+        choices=("test", "val", "train"),
+        default="test",
+        help="test (test/ or val/), val (held out from train/ as in training) or train (the rest)",
+    )
     p.add_argument(
         "--ten-crop", action="store_true", help="AlexNet's 10 crops: corners, centre, flips"
     )
@@ -34,12 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--confusion", metavar="PNG", help="write the confusion matrix here")
+    p.add_argument(
+        "--allow-new-head",
+        action="store_true",
+        help="score weights whose classifier is for another number of classes with a new, "
+        "random one (errors near chance: for checking a pipeline, not the weights)",
+    )
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    result, classes = evaluate_weights(
+    ev = evaluate_weights(
         args.model,
         args.weights,
         args.data_dir,
@@ -51,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
         amp=args.amp,
         cache_dir=args.cache_dir,
         workers=args.workers,
+        allow_new_head=args.allow_new_head,
+        progress=args.progress,
     )
+    result, classes = ev.result, ev.classes
     if args.confusion:
         plot_confusion(result.confusion, classes, args.confusion)
     per_class = result.per_class_accuracy()
@@ -61,13 +83,21 @@ def run(args: argparse.Namespace) -> int:
         print_json(
             result.to_dict()
             | {
-                "split": args.split,
+                "split": ev.split,
+                "folder": str(ev.folder) if ev.folder else None,
                 "crops": crops,
+                "new_head": ev.new_head,
                 "per_class_accuracy": dict(zip(classes, per_class, strict=True)),
             }
         )
         return 0
-    print(f"{args.model} on {args.split} ({result.n} images, {crops}):")
+    source = f" from {ev.folder}" if ev.folder else ""
+    print(f"{args.model} on {ev.split}{source} ({result.n} images, {crops}):")
+    if ev.new_head:
+        print(
+            f"  NEW, UNTRAINED CLASSIFIER ({', '.join(ev.new_head)}): the weights hold another "
+            "number of classes (--allow-new-head); these errors score a random head"
+        )
     print(
         f"  top-1 error {result.top1_err:.2f}%   top-5 error {result.top5_err:.2f}%"
         f"   loss {result.loss:.4f}\n"

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
-from tqdm import tqdm
 
 from moderncnn.data.sources import ImageSet
 from moderncnn.errors import DataError
 from moderncnn.io import atomic_write
+from moderncnn.progress import progress as show_progress
 
 log = logging.getLogger("moderncnn")
 
@@ -69,11 +69,18 @@ def _key(images: ImageSet) -> str:
 
 
 def cached_decode(
-    images: ImageSet, name: str, cache_dir: str | Path, *, strict: bool = False, workers: int = 2
+    images: ImageSet,
+    name: str,
+    cache_dir: str | Path,
+    *,
+    strict: bool = False,
+    workers: int = 2,
+    progress: bool = True,
 ) -> ImageSet:
     """Decode ``images.files`` into a uint8 (N, 3, H, W) tensor, or read it from the cache.
 
-    Every image takes the size of the first readable one (resized if it differs).
+    Every image takes the size of the first readable one (resized if it differs);
+    ``progress`` shows a bar while decoding.
     """
     path = Path(cache_dir) / f"{name}-{len(images)}-{_key(images)}.pt"
     if path.is_file():
@@ -84,7 +91,13 @@ def cached_decode(
     files = images.files or []
     with ThreadPoolExecutor(max(1, workers)) as pool:
         decoded = list(
-            tqdm(pool.map(try_decode, files), total=len(files), desc=f"decoding {name}", unit="img")
+            show_progress(
+                pool.map(try_decode, files),
+                total=len(files),
+                desc=f"decoding {name}",
+                unit="img",
+                enabled=progress,
+            )
         )
     bad = [(f, d) for f, d in zip(files, decoded, strict=True) if isinstance(d, str)]
     report_bad(bad, len(files), name, strict)

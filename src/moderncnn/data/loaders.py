@@ -46,11 +46,12 @@ log = logging.getLogger("moderncnn")
 
 @dataclass
 class Splits:
-    """A data set read for training: train, held-out validation and test splits."""
+    """A data set read for training: train, held-out validation and test splits (``train``
+    is None when only the test split was read, for evaluation)."""
 
     source: DataSource
     classes: list[str]
-    train: ImageSet
+    train: ImageSet | None
     val: ImageSet | None
     test: ImageSet | None
     mean: tuple[float, ...]
@@ -59,7 +60,7 @@ class Splits:
     @property
     def small(self) -> bool:
         """Small images, held as uint8 tensors and augmented on the device."""
-        return self.train.images is not None
+        return (self.train if self.train is not None else self.test).images is not None
 
 
 def _is_small(files: list[str]) -> bool:
@@ -85,16 +86,21 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
 
 
 def _read(
-    source: DataSource, split: str, n: int, cache_dir: Path, strict: bool, workers: int
+    source: DataSource,
+    split: str,
+    n: int,
+    cache_dir: Path,
+    strict: bool,
+    workers: int,
+    progress: bool,
 ) -> ImageSet:
     if source.kind != "folder":
         return limit(read_cifar(source, split), n)
     images = limit(list_folder(split_folder(source, split)), n)
     if not _is_small(images.files or []):
         return images
-    return cached_decode(
-        images, f"{source.name}-{split}", cache_dir, strict=strict, workers=workers
-    )
+    name = f"{source.name}-{split}"
+    return cached_decode(images, name, cache_dir, strict=strict, workers=workers, progress=progress)
 
 
 def load_splits(
@@ -102,17 +108,22 @@ def load_splits(
     *,
     val_size: int = 5000,
     limit: int = 0,
+    train: bool = True,
     test: bool = True,
     cache_dir: str | Path | None = None,
     strict: bool = False,
     workers: int = 2,
     download: str = "",
+    progress: bool = True,
 ) -> Splits:
     """Read ``data_dir`` (CIFAR python format or ImageFolder) into train / val / test.
 
     ``val_size`` training images are held out for validation (fixed, see
     :func:`~moderncnn.data.sources.holdout`); ``limit`` caps every split (a fixed random subset,
-    for quick runs); ``download`` ('cifar10' or 'cifar100') fetches CIFAR when it is missing.
+    for quick runs); ``train=False`` reads the test split alone (evaluation: a folder may hold
+    only ``test/`` or ``val/``); ``download`` ('cifar10' or 'cifar100') fetches CIFAR when it is
+    missing; ``progress`` shows a bar while images are decoded. Small images are normalised
+    with the statistics of the training split, or of the test split when it is read alone.
     """
     try:
         source = find_dataset(data_dir)
@@ -121,30 +132,34 @@ def load_splits(
             raise
         source = download_cifar(download, data_dir)
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    full = _read(source, "train", limit, cache, strict, workers)
-    train, val = full, None
-    if val_size:
+    args = (limit, cache, strict, workers, progress)
+    full = _read(source, "train", *args) if train else None
+    train_set, val = full, None
+    if full is not None and val_size:
         train_idx, val_idx = holdout(len(full), val_size)
-        train, val = full.subset(train_idx), full.subset(val_idx)
-    test_set = _read(source, "test", limit, cache, strict, workers) if test else None
-    if test_set is not None and test_set.classes != full.classes:
+        train_set, val = full.subset(train_idx), full.subset(val_idx)
+    test_set = _read(source, "test", *args) if test else None
+    if full is not None and test_set is not None and test_set.classes != full.classes:
         raise DataError(
             f"{str(source.root)!r}: the test classes differ from the training classes "
             f"({len(test_set.classes)} vs {len(full.classes)})"
         )
+    stats_from = train_set if train_set is not None else test_set
     mean, std = (
-        channel_stats(train.images) if train.images is not None else (IMAGENET_MEAN, IMAGENET_STD)
+        channel_stats(stats_from.images)
+        if stats_from.images is not None
+        else (IMAGENET_MEAN, IMAGENET_STD)
     )
     log.info(
         "%s (%s): %d train, %d validation, %d test images, %d classes",
         source.root,
         source.kind,
-        len(train),
+        len(train_set) if train_set is not None else 0,
         len(val) if val is not None else 0,
         len(test_set) if test_set is not None else 0,
-        len(full.classes),
+        len(stats_from.classes),
     )
-    return Splits(source, full.classes, train, val, test_set, mean, std)
+    return Splits(source, stats_from.classes, train_set, val, test_set, mean, std)
 
 
 class TensorLoader:

@@ -46,8 +46,12 @@ _CIFAR = {  # kind: (folder, train files, test files, meta file, label-names key
 LAYOUTS = (
     "CIFAR-10 python format (DIR/cifar-10-batches-py/data_batch_1..5, test_batch), "
     "CIFAR-100 python format (DIR/cifar-100-python/train, test, meta), or an ImageFolder tree "
-    "(DIR/train/<class>/*.jpg and DIR/test/<class>/* or DIR/val/<class>/*)"
+    "(DIR/train/<class>/*.jpg and DIR/test/<class>/* or DIR/val/<class>/*; evaluating the "
+    "test split needs only test/ or val/)"
 )
+
+#: The split folders of an ImageFolder tree; ``test/`` or else ``val/`` is the test split.
+FOLDER_SPLITS = ("train", "test", "val")
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,11 @@ class ImageSet:
 
 
 def find_dataset(data_dir: str | Path) -> DataSource:
-    """Recognise the layout under ``data_dir`` (or its only sub-folder, as a tarball unpacks)."""
+    """Recognise the layout under ``data_dir`` (or its only sub-folder, as a tarball unpacks).
+
+    An ImageFolder tree needs one of ``train/``, ``test/`` or ``val/``: a folder holding only
+    ``val/`` (ImageNet's layout) or ``test/`` can be evaluated, not trained on.
+    """
     root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise DataError(f"data directory {str(root)!r} does not exist; expected {LAYOUTS}")
@@ -95,7 +103,7 @@ def find_dataset(data_dir: str | Path) -> DataSource:
             for base in (path / folder, path):
                 if all((base / f).is_file() for f in train):
                     return DataSource(kind, base)
-        if (path / "train").is_dir():
+        if any((path / name).is_dir() for name in FOLDER_SPLITS):
             return DataSource("folder", path)
     found = ", ".join(sorted(p.name for p in root.iterdir())[:8]) or "nothing"
     raise DataError(
@@ -142,13 +150,22 @@ def read_cifar(source: DataSource, split: str) -> ImageSet:
     return ImageSet(classes, torch.tensor(labels, dtype=torch.int64), images=images)
 
 
+def split_folders(source: DataSource) -> list[str]:
+    """The split folders an ImageFolder tree holds, of ``train``, ``test`` and ``val``."""
+    return [name for name in FOLDER_SPLITS if (source.root / name).is_dir()]
+
+
 def split_folder(source: DataSource, split: str) -> Path:
     """The folder of ``split``: ``train``, or ``test`` / ``val`` for the test set."""
     names = ["train"] if split == "train" else ["test", "val"]
     for name in names:
         if (source.root / name).is_dir():
             return source.root / name
-    raise DataError(f"{str(source.root)!r} has no {' or '.join(names)}/ folder; expected {LAYOUTS}")
+    found = ", ".join(f"{name}/" for name in split_folders(source)) or "none"
+    raise DataError(
+        f"{str(source.root)!r} has no {' or '.join(names)}/ folder (it has: {found}); "
+        f"expected {LAYOUTS}"
+    )
 
 
 def list_folder(folder: Path) -> ImageSet:

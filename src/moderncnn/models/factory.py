@@ -24,6 +24,7 @@ def create_model(
     in_chans: int = 3,
     weights: str | Path | WeightsEnum | None = None,
     pretrained: bool = False,
+    new_head: bool = True,
     progress: bool = True,
     **options: Any,
 ) -> ConvNet:
@@ -39,9 +40,11 @@ def create_model(
             ``"ResNet50_Weights.IMAGENET1K_V2"`` or the enum member: downloaded into torch.hub's
             cache when not there, see :mod:`moderncnn.models.pretrained`), or a file: a
             torchvision ``.pth`` state_dict or a moderncnn ``.safetensors`` checkpoint (see
-            :func:`moderncnn.checkpoint.load_weights`). With another ``num_classes`` than the
-            weights', everything but the classifier loads (fine-tuning).
+            :func:`moderncnn.checkpoint.load_weights`).
         pretrained: the default published weights (``weights="DEFAULT"``), as in timm.
+        new_head: when ``weights`` has a classifier for another number of classes than
+            ``num_classes``, keep the new one this model was built with (fine-tuning, the
+            default); ``False`` makes it an error (evaluation).
         progress: show the download's progress bar.
         **options: the model's options (``model_info(name).options``: ``drop_rate``,
             ``shortcut``, ``memory_efficient``...).
@@ -82,7 +85,7 @@ def create_model(
         classes = _weights_classes(model, path, metadata, tv_weights)
         if classes and classes != model.num_classes:
             model.reset_classifier(classes)
-    load_weights(model, path)
+    load_weights(model, path, new_head=new_head)
     if tv_weights is not None and not tv_weights.meta.get("categories"):
         log.warning(
             "%s: %s are feature-extraction weights; the classifier is not usable (torchvision: "

@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from moderncnn.checkpoint import load_weights, save_weights
 from moderncnn.data import load_splits, make_loader
@@ -32,6 +31,7 @@ from moderncnn.io import atomic_write
 from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
 from moderncnn.models.pretrained import weights_cfg
+from moderncnn.progress import progress
 from moderncnn.train import distributed
 from moderncnn.train.config import TrainConfig
 from moderncnn.train.evaluate import EvalResult, autocast, evaluate
@@ -159,6 +159,11 @@ class Trainer:
             )
 
     @property
+    def _progress(self) -> bool:
+        """Progress output: asked for, and this is rank 0."""
+        return self.cfg.progress and self.env.main
+
+    @property
     def _memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.cfg.channels_last else torch.contiguous_format
 
@@ -172,6 +177,7 @@ class Trainer:
             strict=cfg.strict,
             workers=cfg.workers,
             download=cfg.download,
+            progress=self._progress,
         )
         if not self.env.main:  # rank 0 decodes and caches first; the others read its cache
             distributed.barrier()
@@ -280,13 +286,11 @@ class Trainer:
         loader.set_epoch(self.epoch + 1)
         meter = Meter(self.env.device, self.num_classes)
         micro_batches = self.steps_per_epoch * cfg.accum_steps
-        bar = tqdm(
+        bar = progress(
             total=micro_batches,
             desc=f"epoch {self.epoch + 1}/{self.epochs}",
             unit="batch",
-            leave=False,
-            dynamic_ncols=True,
-            disable=not (self.env.main and cfg.progress),
+            enabled=self._progress,
         )
         images, start = 0, time.perf_counter()
         shown, counted = start, meter.top1_counts()
@@ -366,7 +370,13 @@ class Trainer:
 
     def _evaluate(self, split: str) -> EvalResult:
         return evaluate(
-            self.net, self.loaders[split], self.num_classes, self.env.device, self.cfg.amp
+            self.net,
+            self.loaders[split],
+            self.num_classes,
+            self.env.device,
+            self.cfg.amp,
+            progress=self._progress,
+            desc=f"evaluating {split}",
         )
 
     def fit(self) -> TrainResult:
@@ -430,7 +440,7 @@ class Trainer:
         best = self.run_dir / "best.safetensors"
         distributed.barrier()
         if self.best_epoch and self.best_epoch != self.epoch:
-            load_weights(self.model, best)
+            load_weights(self.model, best, new_head=False)
         val = self._evaluate("val").to_dict() if "val" in self.loaders else None
         test = self._evaluate("test").to_dict() if "test" in self.loaders else None
         result = TrainResult(

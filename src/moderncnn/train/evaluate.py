@@ -5,7 +5,7 @@ flips, Krizhevsky et al. 2012, Sec. 4.1), per-class accuracy and the confusion m
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +14,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from moderncnn.checkpoint import read_metadata
-from moderncnn.data import load_splits, make_loader
+from moderncnn.checkpoint import load_weights, read_metadata
+from moderncnn.data import Splits, find_dataset, load_splits, make_loader
+from moderncnn.data.sources import split_folder, split_folders
 from moderncnn.errors import DataError
 from moderncnn.models import create_model, model_info
+from moderncnn.models.pretrained import fetch, is_weights_name, resolve_weights, torchvision_cfg
+from moderncnn.progress import progress as show_progress
 from moderncnn.train.metrics import Meter
 
 
@@ -58,14 +61,20 @@ def evaluate(
     num_classes: int,
     device: torch.device,
     amp: str = "none",
+    *,
+    progress: bool = False,
+    desc: str = "evaluating",
 ) -> EvalResult:
     """Evaluate ``model`` on ``(images, labels)`` batches; images of shape (N, K, C, H, W) are
-    K crops per image whose softmax outputs are averaged. Sums over DDP ranks."""
+    K crops per image whose softmax outputs are averaged. Sums over DDP ranks.
+
+    ``progress`` shows a bar labelled ``desc`` (see :func:`moderncnn.progress.progress`)."""
     was_training = model.training
     model.eval()
     meter = Meter(device, num_classes)
     pairs = []  # true * C + predicted, kept on the device until the end
-    for x, y in batches:
+    total = len(batches) if isinstance(batches, Sized) else None
+    for x, y in show_progress(batches, total=total, desc=desc, unit="batch", enabled=progress):
         crops = x.shape[1] if x.dim() == 5 else 0
         with autocast(device, amp):
             logits = model(x.flatten(0, 1) if crops else x).float()
@@ -89,6 +98,18 @@ def evaluate(
     return EvalResult(r["loss"], r["top1_err"], r["top5_err"], int(cm.sum()), cm)
 
 
+@dataclass
+class WeightsEvaluation:
+    """What :func:`evaluate_weights` measured: the result, its split and classes, the split's
+    folder (ImageFolder trees; None for CIFAR) and the classifier keys left untrained."""
+
+    result: EvalResult
+    split: str
+    classes: list[str]
+    folder: Path | None
+    new_head: list[str]
+
+
 def evaluate_weights(
     model_name: str,
     weights: str | Path,
@@ -102,38 +123,93 @@ def evaluate_weights(
     amp: str = "none",
     cache_dir: str | Path | None = None,
     workers: int = 2,
-) -> tuple[EvalResult, list[str]]:
-    """Evaluate a weights file on ``split`` ('test', or 'val' / 'train': the held-out split
-    and the rest of the training set, as the run that wrote the weights made them).
+    allow_new_head: bool = False,
+    progress: bool = True,
+) -> WeightsEvaluation:
+    """Evaluate a weights file on ``split``: 'test' (an ImageFolder tree's ``test/``, else
+    ``val/``: a tree holding only one of them will do), or 'val' / 'train' (the held-out split
+    and the rest of ``train/``, as the run that wrote the weights made them).
 
-    Normalisation, classes and validation size come from the file's metadata when it has
-    them (moderncnn training writes them).
+    The classifier must be for the data's classes: one for another number is an error, or
+    with ``allow_new_head`` is replaced by a random one (named in ``new_head``); a moderncnn
+    file's class names must be the data's, in the same order. Normalisation and validation
+    size come from the file's metadata when it has them (moderncnn training writes them);
+    ``weights`` may also name published weights (``IMAGENET1K_V1``, ``DEFAULT``...), which
+    bring their own normalisation and input size.
     """
+    published_cfg = None
+    if is_weights_name(weights):
+        tv_weights = resolve_weights(model_name, weights)
+        published_cfg = torchvision_cfg(tv_weights)
+        weights = fetch(tv_weights)
     meta = read_metadata(weights)
-    val_size = int(meta.get("val_size", 5000)) if split != "test" else 0
+    source = find_dataset(data_dir)
+    if split != "test" and source.kind == "folder" and "train" not in split_folders(source):
+        raise DataError(
+            f"--split {split} reads the images of train/ (val: those held out from it), and "
+            f"{str(source.root)!r} has no train/ folder; its test split is "
+            f"{split_folder(source, 'test')}: evaluate that with --split test (the default)"
+        )
     splits = load_splits(
         data_dir,
-        val_size=val_size,
+        val_size=int(meta.get("val_size", 5000)) if split != "test" else 0,
         limit=limit,
+        train=split != "test",
         test=split == "test",
         cache_dir=cache_dir,
         workers=workers,
+        progress=progress,
     )
-    if meta.get("classes") and meta["classes"] != splits.classes:
-        raise DataError(
-            f"{str(weights)!r} was trained on classes {meta['classes'][:5]}..., "
-            f"the data has {splits.classes[:5]}..."
-        )
-    if "mean" in meta:
+    trained = meta.get("classes")
+    if trained and len(trained) == len(splits.classes):  # another count: load_weights says so
+        _check_class_names(weights, trained, splits)
+    crop = model_info(model_name).input_size[-1]
+    if published_cfg is not None:
+        data = published_cfg.data
+        splits = dataclasses.replace(splits, mean=data.mean, std=data.std)
+        crop = data.crop
+    elif "mean" in meta:
         splits = dataclasses.replace(splits, mean=tuple(meta["mean"]), std=tuple(meta["std"]))
     images = getattr(splits, split)
     if images is None:
         raise DataError(f"no {split} split (val needs a held-out size > 0)")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = create_model(model_name, num_classes=len(splits.classes), weights=weights).to(dev)
-    model.to(memory_format=torch.channels_last)
-    crop = model_info(model_name).input_size[-1]
+    model = create_model(model_name, num_classes=len(splits.classes))
+    new_head = load_weights(model, weights, new_head=allow_new_head)
+    model.to(dev, memory_format=torch.channels_last)
     loader = make_loader(
         splits, images, batch_size, dev, crop=crop, ten_crop=ten_crop, workers=workers
     )
-    return evaluate(model, loader, len(splits.classes), dev, amp), splits.classes
+    result = evaluate(
+        model, loader, len(splits.classes), dev, amp, progress=progress, desc=f"evaluating {split}"
+    )
+    folder = None
+    if source.kind == "folder":
+        folder = split_folder(source, "test" if split == "test" else "train")
+    return WeightsEvaluation(result, split, splits.classes, folder, new_head)
+
+
+def _check_class_names(weights: str | Path, trained: list[str], splits: Splits) -> None:
+    """Raise unless the weights were trained on the data's class names, in the same order."""
+    data = splits.classes
+    if trained == data:
+        return
+    only_trained = [c for c in trained if c not in data]
+    only_data = [c for c in data if c not in trained]
+    if only_trained or only_data:
+        detail = f"only in the weights: {_some(only_trained)}; only in the data: {_some(only_data)}"
+    else:
+        i = next(i for i, (a, b) in enumerate(zip(trained, data, strict=True)) if a != b)
+        detail = (
+            f"the same classes in another order: class {i} is {trained[i]!r} in the weights, "
+            f"{data[i]!r} in the data"
+        )
+    raise DataError(
+        f"{str(weights)!r} was trained on other classes than {str(splits.source.root)!r} holds "
+        f"({detail}); evaluate it on the classes it was trained on"
+    )
+
+
+def _some(names: list[str], n: int = 5) -> str:
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return (", ".join(names[:n]) or "none") + more

@@ -68,7 +68,7 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 def load_checkpoint(folder: Path, model: nn.Module) -> dict:
     """Load a checkpoint's weights into ``model`` and return its training state."""
-    load_weights(model, folder / "model.safetensors")
+    load_weights(model, folder / "model.safetensors", new_head=False)
     try:
         return torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
     except Exception as e:
