@@ -15,7 +15,7 @@ import torchvision
 from PIL import Image
 from torchvision.models import GoogLeNet_Weights, ResNet18_Weights, ResNet50_Weights
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, write_image_folder
 from moderncnn import create_model
 from moderncnn.checkpoint import save_weights
 from moderncnn.cli import main
@@ -205,3 +205,16 @@ def test_predict_on_the_imagenet_sample(tmp_path: Path) -> None:
     results = list(predict(create_model("resnet18", weights=weights), files, topk=3))
     assert [r.error for r in results] == [None] * 100
     assert all(len(r.classes) == 3 and r.classes[0].startswith("class ") for r in results)
+
+
+def test_eval_with_published_weights(torch_home: Path, tmp_path: Path, capsys) -> None:
+    """eval resolves published weight names too, and refuses their 1000-class head on a
+    folder of 2 classes unless asked (then it says the head is new)."""
+    _cache(ResNet18_Weights.IMAGENET1K_V1, torch_home)
+    data = write_image_folder(tmp_path / "imgs", 64, per_class=2, splits=("val",))
+    argv = ["eval", "resnet18", "--weights", "IMAGENET1K_V1", "--data-dir", str(data)]
+    assert main([*argv, "--no-progress"]) == 2
+    assert "1000 classes" in capsys.readouterr().err
+    assert main([*argv, "--no-progress", "--allow-new-head", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 4 and out["new_head"]
