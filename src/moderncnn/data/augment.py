@@ -8,7 +8,6 @@ Huang et al. 2017, Sec. 4.1). Large images (ImageNet-style folders) go through
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,12 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as TF
 
 from moderncnn.errors import ConfigError
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from moderncnn.models.pretrained import IMAGENET_MEAN, IMAGENET_STD
 
 #: Eigenvalues and eigenvectors (columns) of the RGB covariance of ImageNet pixels in [0, 1]
 #: (Krizhevsky et al. 2012, Sec. 4.1; the values of fb.resnet.torch and timm).
@@ -210,16 +206,3 @@ def train_transform(augment: str, crop: int, mean=IMAGENET_MEAN, std=IMAGENET_ST
     colour = [v2.ColorJitter(a.jitter, a.jitter, a.jitter)] if a.jitter else []
     colour += [Lighting(a.lighting)] if a.lighting else []
     return v2.Compose([*a.steps(crop), to_float, *colour, normalize])
-
-
-def eval_transform(crop: int, ten_crop: bool = False, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """Shorter side resized to crop * 256/224, then the centre crop, or the ten crops of the
-    AlexNet paper (Sec. 4.1) stacked into a (10, C, crop, crop) tensor."""
-    resize = [v2.Resize(round(crop * 256 / 224))]
-    if not ten_crop:
-        return v2.Compose([*resize, v2.CenterCrop(crop), *_finish(mean, std)])
-    return v2.Compose([*resize, functools.partial(_ten_crop, size=crop), *_finish(mean, std)])
-
-
-def _ten_crop(img: torch.Tensor, size: int) -> torch.Tensor:
-    return torch.stack(TF.ten_crop(img, [size, size]))

@@ -17,16 +17,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
 from moderncnn.data.augment import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     augmentation,
     crop_flip,
-    eval_transform,
     random_crop_flip_params,
     ten_crop_params,
     train_transform,
 )
 from moderncnn.data.cache import cached_decode, default_cache_dir, report_bad, try_decode
+from moderncnn.data.config import eval_transform
 from moderncnn.data.sources import (
     SMALL_IMAGE,
     DataSource,
@@ -40,6 +38,7 @@ from moderncnn.data.sources import (
     split_folder,
 )
 from moderncnn.errors import ConfigError, DataError
+from moderncnn.models.pretrained import IMAGENET_MEAN, IMAGENET_STD, DataConfig
 
 log = logging.getLogger("moderncnn")
 
@@ -370,7 +369,9 @@ def make_loader(
     tf = (
         train_transform(augment, crop, **stats)
         if train
-        else eval_transform(crop, ten_crop, **stats)
+        else eval_transform(
+            DataConfig((3, crop, crop), round(crop * 256 / 224), crop, **stats), ten_crop
+        )
     )
     return FolderLoader(
         images, batch_size, device, transform=tf, workers=workers, strict=strict, **common
