@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from moderncnn.data.config import eval_transform, resolve_data_config
-from moderncnn.data.images import read_image
+from moderncnn.data.images import read_image, reason
 from moderncnn.errors import ModernCNNError
 from moderncnn.models.base import ConvNet
 
@@ -47,8 +47,7 @@ def _load(path: Path, transform, shorter_side: int) -> torch.Tensor | str:
     try:
         return transform(read_image(path, shorter_side))
     except Exception as e:  # Pillow raises OSError, ValueError, SyntaxError and more
-        first = str(e).splitlines()[0] if str(e) else ""
-        return f"{type(e).__name__}: {first}" if first else type(e).__name__
+        return reason(e)
 
 
 def predict(

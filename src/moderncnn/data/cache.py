@@ -13,11 +13,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
+from moderncnn.data.images import read_image, reason
 from moderncnn.data.sources import ImageSet
 from moderncnn.errors import DataError
 from moderncnn.io import atomic_write
@@ -33,18 +32,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "moderncnn"
 
 
-def decode(path: str) -> torch.Tensor:
-    """A file as a uint8 (3, H, W) RGB tensor; raises on anything that is not an image
-    (Pillow: any format it reads; palette, grey and CMYK images become RGB)."""
-    with Image.open(path) as img:
-        return torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1).contiguous()
-
-
 def try_decode(path: str) -> torch.Tensor | str:
     try:
-        return decode(path)
+        return read_image(path)
     except Exception as e:  # Pillow raises OSError / ValueError / SyntaxError, and more
-        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        return reason(e)
 
 
 def report_bad(bad: list[tuple[str, str]], total: int, where: str, strict: bool) -> None:

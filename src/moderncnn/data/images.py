@@ -62,3 +62,9 @@ def image_files(paths: list[str | Path]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+def reason(error: Exception) -> str:
+    """One line saying why a file could not be read: ``OSError: cannot identify image...``."""
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
