@@ -82,7 +82,7 @@ def test_small_folder_decoded_once_bad_files_counted(tmp_path: Path, monkeypatch
     def no_decoding(path):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(cache, "decode", no_decoding)  # second read: from the cache only
+    monkeypatch.setattr(cache, "read_image", no_decoding)  # second read: from the cache only
     monkeypatch.setattr(cache, "try_decode", no_decoding)
     monkeypatch.setattr("moderncnn.data.loaders.try_decode", lambda p: torch.zeros(3, 16, 16))
     again = load_splits(root, val_size=2, cache_dir=tmp_path / "cache")
