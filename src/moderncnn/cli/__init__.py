@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("evaluate", "evaluate weights on a data set (centre crop or 10-crop)"),
     "plot": ("plot", "plot error-vs-epoch curves of training runs"),
     "bench": ("bench", "time moderncnn's fast path against torchvision's model"),
+    "export": ("export", "export a model to ONNX or a torch.export program, with a parity check"),
 }
 
 
@@ -41,7 +42,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moderncnn",
         description="The modern CNNs (AlexNet, VGG, GoogLeNet, ResNet, DenseNet): build, "
-        "inspect, train, evaluate and benchmark them.",
+        "inspect, train, evaluate, benchmark and export them.",
     )
     parser.add_argument("--version", action="version", version=f"moderncnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
