@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -18,6 +19,33 @@ def _seed() -> None:
 
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def randomise_bn(model: nn.Module) -> nn.Module:
+    """Non-trivial BN statistics and affine parameters (eval mode), so that folding has
+    something to fold."""
+    g = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(n, generator=g) * 0.4 - 0.2)
+    return model.eval()
+
+
+def input_dependent(model: nn.Module) -> nn.Module:
+    """:func:`randomise_bn`, and Kaiming-normal convs and linears: logits that vary with the
+    input (the papers' N(0, 0.01) initialisations, AlexNet's and GoogLeNet's, give logits
+    that barely do), so that agreement on them means something."""
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (2 / fan_in) ** 0.5)
+    return randomise_bn(model)
 
 
 # -- data for the training tests (tests/test_data*.py, test_train*.py, test_ddp*.py) ---------

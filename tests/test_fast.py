@@ -6,22 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, randomise_bn
 from moderncnn import create_model
 from moderncnn.fast import bf16_supported, fold_conv_bn, prepare_for_inference
-
-
-def _randomise_bn(model: nn.Module) -> nn.Module:
-    """Non-trivial BN statistics and affine parameters, so folding has something to fold."""
-    g = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=g) * 0.4 - 0.2)
-    return model.eval()
 
 
 @pytest.mark.parametrize(
@@ -31,7 +18,7 @@ def _randomise_bn(model: nn.Module) -> nn.Module:
 )  # fmt: skip
 def test_fp32_fast_path_within_1e_4_of_the_logit_range(name: str, size: int, bn_left) -> None:
     options = {"preact": True} if name.endswith("_preact") else {}
-    model = _randomise_bn(create_model(name.removesuffix("_preact"), **options))
+    model = randomise_bn(create_model(name.removesuffix("_preact"), **options))
     fast = prepare_for_inference(model, dtype=torch.float32, example=torch.randn(1, 3, size, size))
     remaining = sum(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
     if bn_left is not None:  # DenseNet's BNs come before their convs (BN-ReLU-conv): kept
@@ -117,7 +104,7 @@ def test_bf16_agrees_with_fp32_on_imagenet_photos(name: str, imagenet_sample) ->
 
 def test_compiled_fast_path_matches_eager() -> None:
     """Inductor with freezing (weights as constants) keeps the fp32 tolerance."""
-    model = _randomise_bn(create_model("resnet20"))
+    model = randomise_bn(create_model("resnet20"))
     fast = prepare_for_inference(model, dtype=torch.float32, compile=True)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():

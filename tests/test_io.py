@@ -25,3 +25,16 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
     atomic_write(path, lambda p: p.write_text("new"))
     assert path.read_text() == "new"
     fsync_dir(path.parent)  # a directory opens and syncs
+
+
+def test_atomic_write_temporary_can_keep_the_extension(tmp_path: Path) -> None:
+    names: list[str] = []
+
+    def write(p: Path) -> None:  # torch.export.save, for one, wants a .pt2 name
+        names.append(p.name)
+        p.write_text("x")
+
+    atomic_write(tmp_path / "m.pt2", write, suffix=".pt2")
+    [name] = names
+    assert name.startswith(".m.pt2.") and name.endswith(".pt2") and name != "m.pt2"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt2"]

@@ -30,3 +30,7 @@ class ConfigError(ModernCNNError):
 
 class DivergedError(ModernCNNError):
     """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
+
+
+class ExportError(ModernCNNError):
+    """A model, format or output path that cannot be exported to (ONNX, torch.export)."""

@@ -17,12 +17,14 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: str | Path, write: Callable[[Path], None], suffix: str = ".tmp") -> None:
     """Write ``path`` through ``write(tmp)`` on a temporary file in the same directory, fsync
-    it, then rename: readers see the old file or the new one, never half of one."""
+    it, then rename: readers see the old file or the new one, never half of one. ``suffix``
+    ends the temporary's name (writers that check the extension, like ``torch.export.save``,
+    need the real one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

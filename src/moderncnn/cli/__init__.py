@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("plot", "plot error-vs-epoch curves of training runs"),
     "bench": ("bench", "time moderncnn's fast path against torchvision's model"),
     "predict": ("predict", "classify images: top-k class names and probabilities"),
+    "export": ("export", "export a model to ONNX or a torch.export program, with a parity check"),
 }
 
 
@@ -42,7 +43,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="moderncnn",
         description="The modern CNNs (AlexNet, VGG, GoogLeNet, ResNet, DenseNet): build, "
-        "inspect, train, evaluate and benchmark them.",
+        "inspect, train, evaluate, benchmark and export them.",
     )
     parser.add_argument("--version", action="version", version=f"moderncnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
