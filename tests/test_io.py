@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,16 @@ def test_atomic_write_temporary_can_keep_the_extension(tmp_path: Path) -> None:
     [name] = names
     assert name.startswith(".m.pt2.") and name.endswith(".pt2") and name != "m.pt2"
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt2"]
+
+
+def test_atomic_write_follows_the_umask(tmp_path: Path) -> None:
+    """Checkpoints and exports get the permissions of any new file, like metrics.csv does
+    (mkstemp alone would make them 0600)."""
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "w.safetensors", lambda p: p.write_bytes(b"x"))
+        (tmp_path / "plain.csv").write_text("x")
+    finally:
+        os.umask(old)
+    mode = (tmp_path / "w.safetensors").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain.csv").stat().st_mode & 0o777 == 0o644
