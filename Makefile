@@ -17,12 +17,12 @@ run: $(STAMP)
 	$(BIN)/moderncnn compare
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks hubconf.py
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks hubconf.py
+	$(BIN)/ruff format --check src tests benchmarks hubconf.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -16,6 +16,10 @@ class InputShapeError(ModernCNNError):
     """An input tensor a network cannot take (channels, rank or spatial size)."""
 
 
+class FeatureIndexError(ModernCNNError):
+    """Feature stages (``out_indices``, ``indices``) that a network does not have."""
+
+
 class CheckpointError(ModernCNNError):
     """A weights file that is missing, unreadable or for another architecture."""
 

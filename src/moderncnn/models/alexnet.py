@@ -17,6 +17,10 @@ Three networks:
 
 The ImageNet networks end in a 6x6 adaptive average pool, an identity at their default input
 size that lets them take larger images.
+
+Feature stages (``feature_info``), by VGG's rule as timm has it: the map before each max pool
+(conv1's and conv2's after their ReLU, or LRN, and conv5's), then pool5's output; reductions
+4, 8, 16, 32 for the ImageNet networks (55, 27, 13, 6 pixels at 224: the pools round down).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from torch import nn
 
 from moderncnn.models.base import ConvNet
 from moderncnn.models.layers import activation as make_activation
-from moderncnn.models.layers import fc_head, paper_lrn
+from moderncnn.models.layers import fc_head, paper_lrn, pooled_stages
 from moderncnn.models.registry import ReportedError, register_model
 
 register = functools.partial(
@@ -60,6 +64,7 @@ class AlexNet(ConvNet):
         name, fc8 = list(classifier.named_children())[-1]
         self.num_features = fc8.in_features
         self.classifier_widths = {f"classifier.{name}": fc8.in_features}
+        self.feature_info = pooled_stages(features)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(self.check_input(x))

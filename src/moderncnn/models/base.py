@@ -7,17 +7,24 @@ with a message naming the model, what it got and what works, instead of deep ins
 The check is plain Python on the shape, costs nothing on good input, and is recorded as one
 call by ``torch.fx`` (it is wrapped), so symbolic tracing and torchvision's
 ``create_feature_extractor`` see through every model.
+
+Each family also declares its feature stages once, in ``feature_info`` (timm's format): where
+the map of each stage is (a module whose output it is) with its channels and reduction
+(input size / map size). :meth:`ConvNet.forward_intermediates` and ``create_model(...,
+features_only=True)`` (:mod:`moderncnn.models.features`) read the maps with forward hooks on
+those modules, so no forward pass is written twice.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.fx
 from torch import nn
 
-from moderncnn.errors import InputShapeError
+from moderncnn.errors import FeatureIndexError, InputShapeError
 
 if TYPE_CHECKING:
     from moderncnn.models.pretrained import PretrainedCfg
@@ -44,13 +51,23 @@ def check_input(x: torch.Tensor, in_chans: int, min_size: int | None, name: str)
     return x
 
 
+#: Feature stages to take: all (None), the last n (an int), or these (negative: from the end).
+Indices = int | Sequence[int] | None
+
+
+class _LastStageReached(Exception):
+    """Raised by the hook on the last stage wanted, to end the forward pass there."""
+
+
 class ConvNet(nn.Module):
-    """Base class: ``num_classes``, ``in_chans``, the input check and timm's head API.
+    """Base class: ``num_classes``, ``in_chans``, the input check, timm's head and feature API.
 
     Each family declares its classifiers in ``classifier_widths`` (module path -> input
     width, the main classifier first) and sets ``num_features``, the width of the pooled
     features the main classifier reads; checkpoint loading, the fast path and
-    :meth:`reset_classifier` use these instead of guessing.
+    :meth:`reset_classifier` use these instead of guessing. ``feature_info`` lists the
+    feature stages, one ``dict(num_chs=..., reduction=..., module=...)`` each, in forward
+    order; the last one's map is what ``forward_features`` returns.
     """
 
     #: Registered name, set by :func:`moderncnn.create_model` (empty when built by hand).
@@ -72,6 +89,7 @@ class ConvNet(nn.Module):
         self.in_chans = in_chans
         self.num_features = 0
         self.classifier_widths: dict[str, int] = {}
+        self.feature_info: list[dict[str, Any]] = []
 
     @property
     def _name(self) -> str:
@@ -88,6 +106,74 @@ class ConvNet(nn.Module):
         """Pool and classify a feature map; ``pre_logits``: stop before the last linear layer
         and return the (N, ``num_features``) features it reads."""
         raise NotImplementedError
+
+    # -- timm's feature API ---------------------------------------------------------------
+
+    def feature_indices(self, indices: Indices = None) -> list[int]:
+        """The stages ``indices`` names, as indices from 0 (timm's ``feature_take_indices``):
+        all for None, the last n for an int n, else each index (negative: from the end).
+        Raises :class:`FeatureIndexError` listing the stages for anything else."""
+        n = len(self.feature_info)
+        stages = ", ".join(f"{i} {s['module']}" for i, s in enumerate(self.feature_info))
+        if not n:
+            raise FeatureIndexError(f"{self._name} declares no feature stages (feature_info)")
+        if indices is None:
+            return list(range(n))
+        if isinstance(indices, int):
+            if not 0 < indices <= n:
+                raise FeatureIndexError(
+                    f"{self._name}: an int takes the last n of its {n} feature stages, so it "
+                    f"must be 1..{n}, got {indices}"
+                )
+            return list(range(n - indices, n))
+        bad = [i for i in indices if not isinstance(i, int) or not -n <= i < n]
+        if bad or not indices:
+            got = f"has no feature stage {bad[0]!r}" if bad else "was asked for no stage"
+            raise FeatureIndexError(
+                f"{self._name} {got}; its feature stages are {stages} "
+                f"(negative indices count from the end)"
+            )
+        return [i % n for i in indices]
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: Indices = None,
+        stop_early: bool = False,
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """timm's ``forward_intermediates``: ``(features, [map of each stage in indices])``,
+        or only the list with ``intermediates_only``.
+
+        The maps are the outputs of the stages' modules (``feature_info``), caught by forward
+        hooks during ``forward_features``. ``stop_early`` ends the pass at the last stage
+        wanted (its hook raises): later stages do not run, and ``features`` is that map.
+        """
+        take = self.feature_indices(indices)
+        last = max(take)
+        maps: dict[int, torch.Tensor] = {}
+
+        def keeper(i: int) -> Callable[..., None]:
+            def hook(module: nn.Module, args: tuple[Any, ...], out: torch.Tensor) -> None:
+                maps.setdefault(i, out)  # a module's first call
+                if stop_early and i == last:
+                    raise _LastStageReached
+
+            return hook
+
+        handles = [
+            self.get_submodule(self.feature_info[i]["module"]).register_forward_hook(keeper(i))
+            for i in set(take)
+        ]
+        try:
+            features = self.forward_features(x)
+        except _LastStageReached:
+            features = maps[last]
+        finally:
+            for handle in handles:
+                handle.remove()
+        intermediates = [maps[i] for i in take]
+        return intermediates if intermediates_only else (features, intermediates)
 
     # -- timm's head API -----------------------------------------------------------------
 

@@ -196,7 +196,8 @@ class DenseNet(ConvNet):
         super().__init__(num_classes, in_chans)
         if init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
-        if stem == "imagenet":
+        imagenet = stem == "imagenet"
+        if imagenet:
             self.features = nn.Sequential(
                 OrderedDict(
                     conv0=nn.Conv2d(
@@ -213,18 +214,31 @@ class DenseNet(ConvNet):
                     conv0=nn.Conv2d(in_chans, num_init_features, 3, padding=1, bias=False),
                 )
             )
+        # Feature stages (timm's): the stem after its ReLU (CIFAR's: the conv), each dense
+        # block but the last (before its transition), the final BN-ReLU.
         channels = num_init_features
+        stem_map = "features.relu0" if imagenet else "features.conv0"
+        self.feature_info = [
+            dict(num_chs=channels, reduction=2 if imagenet else 1, module=stem_map)
+        ]
+        reduction = 4 if imagenet else 1
         for i, num_layers in enumerate(block_config):
             block = DenseBlock(
                 num_layers, channels, growth_rate, bn_size, drop_rate, memory_efficient
             )
-            self.features.add_module(f"denseblock{i + 1}", block)
+            name = f"denseblock{i + 1}"
+            self.features.add_module(name, block)
             channels = block.out_channels
             if i != len(block_config) - 1:
+                stage = dict(num_chs=channels, reduction=reduction, module=f"features.{name}")
+                self.feature_info.append(stage)
                 out = int(channels * compression)
                 self.features.add_module(f"transition{i + 1}", Transition(channels, out, drop_rate))
                 channels = out
+                reduction *= 2
         self.features.add_module(f"norm{len(block_config) + 1}", nn.BatchNorm2d(channels))
+        self.final_act = nn.ReLU(inplace=True)  # torchvision's F.relu after ``features``
+        self.feature_info.append(dict(num_chs=channels, reduction=reduction, module="final_act"))
         self.classifier = nn.Linear(channels, num_classes)
         self.num_features = channels
         self.classifier_widths = {"classifier": channels}
@@ -239,7 +253,7 @@ class DenseNet(ConvNet):
                 nn.init.constant_(m.bias, 0)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.features(self.check_input(x)), inplace=True)
+        return self.final_act(self.features(self.check_input(x)))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)

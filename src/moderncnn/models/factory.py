@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from moderncnn.errors import ModernCNNError
 from moderncnn.models import pretrained as published
-from moderncnn.models.base import ConvNet
+from moderncnn.models.base import ConvNet, Indices
+from moderncnn.models.features import FeatureListNet
 from moderncnn.models.registry import get_builder
 
 if TYPE_CHECKING:
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("moderncnn")
 
 
+@overload
+def create_model(name: str, *, features_only: Literal[False] = False, **kw: Any) -> ConvNet: ...
+@overload
+def create_model(name: str, *, features_only: Literal[True], **kw: Any) -> FeatureListNet: ...
 def create_model(
     name: str,
     *,
@@ -26,8 +31,10 @@ def create_model(
     pretrained: bool = False,
     new_head: bool = True,
     progress: bool = True,
+    features_only: bool = False,
+    out_indices: Indices = None,
     **options: Any,
-) -> ConvNet:
+) -> ConvNet | FeatureListNet:
     """Build a registered network, optionally loading weights.
 
     Args:
@@ -46,10 +53,17 @@ def create_model(
             ``num_classes``, keep the new one this model was built with (fine-tuning, the
             default); ``False`` makes it an error (evaluation).
         progress: show the download's progress bar.
+        features_only: return a :class:`~moderncnn.models.features.FeatureListNet` (timm's):
+            the feature maps of the stages ``out_indices`` names, without the classifiers
+            (weights load into the whole network first, then the classifiers are dropped).
+        out_indices: the stages (``feature_info``) to return: all (None), the last n (an
+            int) or a sequence of indices, negative ones from the end.
         **options: the model's options (``model_info(name).options``: ``drop_rate``,
             ``shortcut``, ``memory_efficient``...).
     """
     builder, info = get_builder(name)
+    if out_indices is not None and not features_only:
+        raise ModernCNNError(f"{name}: out_indices needs features_only=True")
     if pretrained:
         if weights is not None:
             raise ModernCNNError(f"{name}: give weights= or pretrained=True, not both")
@@ -75,10 +89,25 @@ def create_model(
         raise ModernCNNError(f"{name}: {e}") from None
     model.model_name = name
     model.min_input_size = info.min_input_size
-    if weights is None:
-        return model
+    if features_only:
+        out_indices = model.feature_indices(out_indices)  # checked before any download
+    if weights is not None:
+        _load_weights(model, weights, tv_weights, given_classes, new_head, progress)
+    return FeatureListNet(model, out_indices) if features_only else model
+
+
+def _load_weights(
+    model: ConvNet,
+    weights: str | Path | WeightsEnum,
+    tv_weights: WeightsEnum | None,
+    given_classes: bool,
+    new_head: bool,
+    progress: bool,
+) -> None:
+    """Load ``weights`` into ``model`` (see :func:`create_model`) and set its pretrained_cfg."""
     from moderncnn.checkpoint import load_weights, read_metadata
 
+    name = model.model_name
     path = published.fetch(tv_weights, progress) if tv_weights else Path(weights)  # type: ignore[arg-type]
     metadata = {} if tv_weights else read_metadata(path)
     if not given_classes:  # the weights' classes, as timm does
@@ -94,7 +123,6 @@ def create_model(
             tv_weights,
         )
     model.pretrained_cfg = published.weights_cfg(name, tv_weights or path)
-    return model
 
 
 def _weights_classes(

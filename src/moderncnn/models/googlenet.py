@@ -255,6 +255,17 @@ class GoogLeNet(ConvNet):
         self.fc = nn.Linear(1024, num_classes)
         self.num_features = 1024
         self.classifier_widths = {"fc": 1024}
+        # Feature stages (timm's Inception v3 rule): the map before each max pool (conv1's,
+        # the stem's last, 3b's, 4e's), then 5b's output. CIFAR's stem is one conv, no pool.
+        stages = (
+            [("conv1", 192, 1)]
+            if cifar
+            else [("conv1", 64, 2), ("norm2" if v.lrn else "conv3", 192, 4)]
+        )
+        r = 1 if cifar else 8  # 3b's reduction: the stem's strides
+        for name, reduction in (("inception3b", r), ("inception4e", 2 * r), ("inception5b", 4 * r)):
+            stages.append((name, self.get_submodule(name).out_channels, reduction))
+        self.feature_info = [dict(num_chs=c, reduction=red, module=m) for m, c, red in stages]
         if aux_logits:
             self.classifier_widths |= {"aux1.fc2": 1024, "aux2.fc2": 1024}
         if v.init == "bvlc":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -44,3 +46,22 @@ def fc_head(classifier: nn.Sequential, x: torch.Tensor, pre_logits: bool) -> tor
     for layer in hidden:
         x = layer(x)
     return x if pre_logits else logits(x)
+
+
+def pooled_stages(features: nn.Sequential, prefix: str = "features") -> list[dict[str, Any]]:
+    """Feature stages of a conv/max-pool stack (AlexNet, VGG), by timm's VGG rule: the map
+    before each max pool (the ReLU's, or the LRN's where one follows it), then the last
+    layer's output. Channels are the last conv's, reductions the product of the strides."""
+    stages = []
+    channels, reduction, previous = 0, 1, ""
+    for name, m in features.named_children():
+        if isinstance(m, nn.MaxPool2d):
+            stages.append(dict(num_chs=channels, reduction=reduction, module=previous))
+        if isinstance(m, nn.Conv2d):
+            channels = m.out_channels
+        if isinstance(m, nn.Conv2d | nn.MaxPool2d):
+            stride = m.stride
+            reduction *= stride if isinstance(stride, int) else stride[0]
+        previous = f"{prefix}.{name}"
+    stages.append(dict(num_chs=channels, reduction=reduction, module=previous))
+    return stages

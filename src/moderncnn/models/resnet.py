@@ -282,11 +282,24 @@ class ResNet(ConvNet):
         self.bn1 = nn.BatchNorm2d(self.inplanes)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1) if stem == "imagenet" else None
+        # Feature stages (timm's): the stem after its ReLU, then each stage's output.
+        pooled = self.maxpool is not None
+        self.feature_info = [
+            dict(num_chs=self.inplanes, reduction=2 if pooled else 1, module="relu")
+        ]
+        reduction = 4 if pooled else 1
         for i, (planes, n) in enumerate(zip(widths, layers, strict=True)):
-            layer = self._make_layer(planes, n, stride=1 if i == 0 else 2, first=i == 0)
-            self.add_module(f"layer{i + 1}", layer)
+            stride = 1 if i == 0 else 2
+            self.add_module(f"layer{i + 1}", self._make_layer(planes, n, stride, first=i == 0))
+            reduction *= stride
+            self.feature_info.append(
+                dict(num_chs=self.inplanes, reduction=reduction, module=f"layer{i + 1}")
+            )
         self.num_stages = len(widths)
         self.final_norm = nn.BatchNorm2d(self.inplanes) if preact else None
+        self.final_act = nn.ReLU(inplace=True) if preact else None
+        if preact:  # the last map is the one after the final BN-ReLU (timm's resnetv2 "norm")
+            self.feature_info[-1]["module"] = "final_act"
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(self.inplanes, num_classes)
         self.num_features = self.inplanes
@@ -337,7 +350,7 @@ class ResNet(ConvNet):
         for layer in self.stages():
             x = layer(x)
         if self.final_norm is not None:
-            x = self.relu(self.final_norm(x))
+            x = self.final_act(self.final_norm(x))
         return x
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:

@@ -6,6 +6,8 @@ fewer weights and more non-linearities). ``CONFIGS`` is Table 1 column by column
 networks use torchvision's module names (``features``, ``avgpool``, ``classifier``), so
 torchvision's ``vgg11``..``vgg19_bn`` state_dicts load unchanged.
 :meth:`VGG.to_fully_convolutional` gives the paper's dense evaluation (Sec. 3.2).
+Feature stages (``feature_info``, timm's choice for VGG): the map before each of the five
+max pools (reductions 1 to 16), then the last pool's output (32).
 
 Initialisation (``init``): "torchvision" (the default) is He et al.'s normal init with
 fan_out for convs and N(0, 0.01) for the FC layers, which trains every configuration from
@@ -24,7 +26,7 @@ import torch
 from torch import nn
 
 from moderncnn.models.base import ConvNet
-from moderncnn.models.layers import fc_head, paper_lrn
+from moderncnn.models.layers import fc_head, paper_lrn, pooled_stages
 from moderncnn.models.registry import ReportedError, register_model
 
 register = functools.partial(
@@ -113,6 +115,7 @@ class VGG(ConvNet):
         )
         self.num_features = 4096
         self.classifier_widths = {"classifier.6": 4096}
+        self.feature_info = pooled_stages(features)
         init_weights(self, init)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -166,6 +169,7 @@ class VGGDense(ConvNet):
         self.head = head
         self.num_features = 4096
         self.classifier_widths = {"head.6": 4096}
+        self.feature_info = pooled_stages(features)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(self.check_input(x))
@@ -204,6 +208,7 @@ class VGGCifar(ConvNet):
         self.classifier = nn.Linear(512, num_classes)
         self.num_features = 512
         self.classifier_widths = {"classifier": 512}
+        self.feature_info = pooled_stages(features)
         init_weights(self, "torchvision")
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
