@@ -4,6 +4,7 @@ backbone's learning rate, and the finetune recipe's preprocessing."""
 from __future__ import annotations
 
 import logging
+import pickle
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,20 @@ def test_finetune_at_a_lower_backbone_rate(pretrained: Path, tmp_path: Path) -> 
     assert main([*argv, "--data-dir", str(data), "--output", str(out), *FAST]) == 0
     before, after = load_file(pretrained), load_file(out / "best.safetensors")
     assert not torch.equal(after["layer1.0.conv1.weight"], before["layer1.0.conv1.weight"])
+
+
+def test_weights_for_other_classes_of_the_same_number_get_a_new_head(
+    pretrained: Path, tmp_path: Path, caplog
+) -> None:
+    """A run's weights for 10 other classes: the classifier starts afresh (and says so),
+    though its shape would fit."""
+    data = write_fake_cifar(tmp_path / "c10", 200, 50)
+    names = data / "cifar-10-batches-py" / "batches.meta"
+    meta = pickle.loads(names.read_bytes())
+    meta[b"label_names"] = [f"other{i}".encode() for i in range(10)]
+    names.write_bytes(pickle.dumps(meta))
+    out = tmp_path / "ft"
+    argv = ["train", "resnet20", "--weights", str(pretrained), "--freeze", "--epochs", "1"]
+    with caplog.at_level(logging.WARNING, logger="moderncnn"):
+        assert main([*argv, "--data-dir", str(data), "--output", str(out), *FAST]) == 0
+    assert "new classifier for the data's classes (other0, other1" in caplog.text

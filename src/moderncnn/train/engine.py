@@ -106,6 +106,8 @@ class Trainer:
         self.model = create_model(
             cfg.model, num_classes=self.num_classes, weights=weights, **options
         )
+        if weights:
+            self._new_head()
         self.input_size = model_info(cfg.model).input_size[-1]
         if cfg.preprocess == "weights":  # normalise and size inputs as the weights were
             data = weights_cfg(cfg.model, cfg.weights).data
@@ -142,6 +144,25 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(self.run_dir / "config.toml", lambda p: p.write_text(cfg.to_toml()))
         self.metrics = MetricsLog(self.run_dir, cfg.tensorboard, self.epoch) if env.main else None
+
+    def _new_head(self) -> None:
+        """Fine-tuning from a run's weights trained on other classes of the same number: a
+        fresh classifier (class names differ, or their order). Another number of classes
+        already got one, with a message; published weights' class names are not folder names,
+        so their classifier is kept for 1000-class data (ImageNet)."""
+        cfg = self.model.pretrained_cfg
+        if cfg is None or cfg.url is not None or cfg.classes is None:
+            return
+        trained, classes = cfg.classes, self.splits.classes
+        if len(trained) != len(classes) or trained == classes:
+            return
+        self.model.reset_classifier(self.num_classes)
+        log.warning(
+            "%s: new classifier for the data's classes (%s); the weights' is for theirs (%s)",
+            self.cfg.model,
+            ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else ""),
+            ", ".join(trained[:5]) + (", ..." if len(trained) > 5 else ""),
+        )
 
     def _check_training_size(self, options: dict[str, object]) -> None:
         """Training-only parts may need larger inputs than the network proper (the aux heads
