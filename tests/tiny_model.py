@@ -16,8 +16,7 @@ class TinyNet(ConvNet):
             nn.Conv2d(in_chans, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4)
         )
         self.fc = nn.Linear(8 * 8 * 8, num_classes)
-        self.num_features = 8 * 8 * 8
-        self.classifier_widths = {"fc": self.num_features}
+        self.classifier_widths = {"fc": 8 * 8 * 8}
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(self.check_input(x))

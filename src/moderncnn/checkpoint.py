@@ -83,7 +83,21 @@ def _map_key(key: str) -> str:
 
 
 def load_weights(model: nn.Module, path: str | Path, *, new_head: bool = True) -> list[str]:
-    """Load a torchvision ``.pth`` or a moderncnn ``.safetensors`` file into ``model``.
+    """Load a torchvision ``.pth`` or a moderncnn ``.safetensors`` file into ``model``: see
+    :func:`load_state`."""
+    state, meta = read_weights(path)
+    return load_state(model, state, meta, path, new_head=new_head)
+
+
+def load_state(
+    model: nn.Module,
+    state: dict[str, torch.Tensor],
+    meta: dict[str, str],
+    path: str | Path,
+    *,
+    new_head: bool = True,
+) -> list[str]:
+    """Load ``state`` (read from ``path`` with its metadata ``meta``) into ``model``.
 
     A classifier for another number of classes is left as the model built it (fine-tuning,
     with a message), or, with ``new_head=False``, is an error naming both class counts.
@@ -92,7 +106,6 @@ def load_weights(model: nn.Module, path: str | Path, *, new_head: bool = True) -
     Raises :class:`CheckpointError` naming missing and unexpected keys when the file is for
     another architecture.
     """
-    state, meta = read_weights(path)
     name = getattr(model, "model_name", "") or type(model).__name__
     state = {_map_key(k): v for k, v in state.items()}
     own = model.state_dict()

@@ -62,7 +62,6 @@ class AlexNet(ConvNet):
         self.avgpool = nn.AdaptiveAvgPool2d((pool_size, pool_size))
         self.classifier = classifier
         name, fc8 = list(classifier.named_children())[-1]
-        self.num_features = fc8.in_features
         self.classifier_widths = {f"classifier.{name}": fc8.in_features}
         self.feature_info = pooled_stages(features)
 

@@ -63,11 +63,11 @@ class ConvNet(nn.Module):
     """Base class: ``num_classes``, ``in_chans``, the input check, timm's head and feature API.
 
     Each family declares its classifiers in ``classifier_widths`` (module path -> input
-    width, the main classifier first) and sets ``num_features``, the width of the pooled
-    features the main classifier reads; checkpoint loading, the fast path and
-    :meth:`reset_classifier` use these instead of guessing. ``feature_info`` lists the
-    feature stages, one ``dict(num_chs=..., reduction=..., module=...)`` each, in forward
-    order; the last one's map is what ``forward_features`` returns.
+    width, the main classifier first; ``num_features`` is the main one's); checkpoint
+    loading, the fast path and :meth:`reset_classifier` use these instead of guessing.
+    ``feature_info`` lists the feature stages, one ``dict(num_chs=..., reduction=...,
+    module=...)`` each, in forward order; the last one's map is what ``forward_features``
+    returns.
     """
 
     #: Registered name, set by :func:`moderncnn.create_model` (empty when built by hand).
@@ -87,9 +87,14 @@ class ConvNet(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         self.in_chans = in_chans
-        self.num_features = 0
         self.classifier_widths: dict[str, int] = {}
         self.feature_info: list[dict[str, Any]] = []
+
+    @property
+    def num_features(self) -> int:
+        """Width of the pooled features the main classifier reads (timm's name); 0 when the
+        model declares no classifier."""
+        return next(iter(self.classifier_widths.values()), 0)
 
     @property
     def _name(self) -> str:

@@ -240,7 +240,6 @@ class DenseNet(ConvNet):
         self.final_act = nn.ReLU(inplace=True)  # torchvision's F.relu after ``features``
         self.feature_info.append(dict(num_chs=channels, reduction=reduction, module="final_act"))
         self.classifier = nn.Linear(channels, num_classes)
-        self.num_features = channels
         self.classifier_widths = {"classifier": channels}
         fan = "fan_out" if init == "paper" else "fan_in"
         for m in self.modules():

@@ -104,39 +104,24 @@ def _load_weights(
     new_head: bool,
     progress: bool,
 ) -> None:
-    """Load ``weights`` into ``model`` (see :func:`create_model`) and set its pretrained_cfg."""
-    from moderncnn.checkpoint import load_weights, read_metadata
+    """Load ``weights`` into ``model`` (see :func:`create_model`) and set its pretrained_cfg.
+    The file is read once; without ``given_classes`` the model takes the number of classes of
+    the file's main classifier, as timm does."""
+    from moderncnn.checkpoint import load_state, read_weights
 
-    name = model.model_name
-    path = published.fetch(tv_weights, progress) if tv_weights else Path(weights)  # type: ignore[arg-type]
-    metadata = {} if tv_weights else read_metadata(path)
-    if not given_classes:  # the weights' classes, as timm does
-        classes = _weights_classes(model, path, metadata, tv_weights)
-        if classes and classes != model.num_classes:
-            model.reset_classifier(classes)
-    load_weights(model, path, new_head=new_head)
+    path = published.weights_file(model.model_name, tv_weights or weights, progress)
+    state, meta = read_weights(path)
+    if not given_classes:
+        key = f"{next(iter(model.classifier_widths))}.weight"
+        found = state.get(key, state.get(f"module.{key}"))
+        if found is not None and found.shape[0] != model.num_classes:
+            model.reset_classifier(found.shape[0])
+    load_state(model, state, meta, path, new_head=new_head)
     if tv_weights is not None and not tv_weights.meta.get("categories"):
         log.warning(
             "%s: %s are feature-extraction weights; the classifier is not usable (torchvision: "
             "they are missing values there), fine-tune a new one",
-            name,
+            model.model_name,
             tv_weights,
         )
-    model.pretrained_cfg = published.weights_cfg(name, tv_weights or path)
-
-
-def _weights_classes(
-    model: ConvNet, path: Path, metadata: dict[str, Any], tv_weights: WeightsEnum | None
-) -> int | None:
-    """How many classes a weights file was trained for: the published categories, a moderncnn
-    file's metadata, or the shape of the model's main classifier in the file."""
-    if tv_weights is not None:
-        return len(tv_weights.meta.get("categories") or []) or None
-    if isinstance(metadata.get("num_classes"), int):
-        return metadata["num_classes"]
-    from moderncnn.checkpoint import read_weights
-
-    state, _ = read_weights(path)
-    key = f"{next(iter(model.classifier_widths))}.weight"
-    found = state.get(key, state.get(f"module.{key}"))
-    return int(found.shape[0]) if found is not None else None
+    model.pretrained_cfg = published.weights_cfg(model.model_name, tv_weights or path)

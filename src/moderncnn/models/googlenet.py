@@ -253,7 +253,6 @@ class GoogLeNet(ConvNet):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(drop_rate)
         self.fc = nn.Linear(1024, num_classes)
-        self.num_features = 1024
         self.classifier_widths = {"fc": 1024}
         # Feature stages (timm's Inception v3 rule): the map before each max pool (conv1's,
         # the stem's last, 3b's, 4e's), then 5b's output. CIFAR's stem is one conv, no pool.

@@ -157,6 +157,14 @@ def fetch(weights: WeightsEnum, progress: bool = True) -> Path:
     return path
 
 
+def weights_file(name: str, weights: str | Path | WeightsEnum, progress: bool = True) -> Path:
+    """The local file of ``weights`` for model ``name``: published weights fetched into the
+    cache (see :func:`fetch`), a file as it is."""
+    if is_weights_name(weights):
+        return fetch(resolve_weights(name, weights), progress)  # type: ignore[arg-type]
+    return Path(weights)  # type: ignore[arg-type]
+
+
 def torchvision_cfg(weights: WeightsEnum) -> PretrainedCfg:
     """The :class:`PretrainedCfg` of published weights, read from torchvision's enum."""
     t = weights.transforms()

@@ -302,7 +302,6 @@ class ResNet(ConvNet):
             self.feature_info[-1]["module"] = "final_act"
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(self.inplanes, num_classes)
-        self.num_features = self.inplanes
         self.classifier_widths = {"fc": self.inplanes}
         self._init_weights(zero_init_residual)
 

@@ -113,7 +113,6 @@ class VGG(ConvNet):
             nn.Dropout(p=drop_rate),
             nn.Linear(4096, num_classes),
         )
-        self.num_features = 4096
         self.classifier_widths = {"classifier.6": 4096}
         self.feature_info = pooled_stages(features)
         init_weights(self, init)
@@ -167,7 +166,6 @@ class VGGDense(ConvNet):
         super().__init__(num_classes, in_chans)
         self.features = features
         self.head = head
-        self.num_features = 4096
         self.classifier_widths = {"head.6": 4096}
         self.feature_info = pooled_stages(features)
 
@@ -206,7 +204,6 @@ class VGGCifar(ConvNet):
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # identity at 32x32: five pools leave 1x1
         self.classifier = nn.Linear(512, num_classes)
-        self.num_features = 512
         self.classifier_widths = {"classifier": 512}
         self.feature_info = pooled_stages(features)
         init_weights(self, "torchvision")

@@ -18,8 +18,8 @@ from moderncnn.checkpoint import load_weights, read_metadata
 from moderncnn.data import Splits, find_dataset, load_splits, make_loader
 from moderncnn.data.sources import split_folder, split_folders
 from moderncnn.errors import DataError
-from moderncnn.models import create_model, model_info
-from moderncnn.models.pretrained import fetch, is_weights_name, resolve_weights, torchvision_cfg
+from moderncnn.models import create_model
+from moderncnn.models.pretrained import weights_cfg, weights_file
 from moderncnn.progress import progress as show_progress
 from moderncnn.train.metrics import Meter
 
@@ -137,11 +137,8 @@ def evaluate_weights(
     ``weights`` may also name published weights (``IMAGENET1K_V1``, ``DEFAULT``...), which
     bring their own normalisation and input size.
     """
-    published_cfg = None
-    if is_weights_name(weights):
-        tv_weights = resolve_weights(model_name, weights)
-        published_cfg = torchvision_cfg(tv_weights)
-        weights = fetch(tv_weights)
+    cfg = weights_cfg(model_name, weights)  # published weights: from their enum, no download
+    weights = weights_file(model_name, weights)
     meta = read_metadata(weights)
     source = find_dataset(data_dir)
     if split != "test" and source.kind == "folder" and "train" not in split_folders(source):
@@ -163,13 +160,9 @@ def evaluate_weights(
     trained = meta.get("classes")
     if trained and len(trained) == len(splits.classes):  # another count: load_weights says so
         _check_class_names(weights, trained, splits)
-    crop = model_info(model_name).input_size[-1]
-    if published_cfg is not None:
-        data = published_cfg.data
-        splits = dataclasses.replace(splits, mean=data.mean, std=data.std)
-        crop = data.crop
-    elif "mean" in meta:
-        splits = dataclasses.replace(splits, mean=tuple(meta["mean"]), std=tuple(meta["std"]))
+    crop = cfg.data.crop
+    if cfg.url is not None or "mean" in meta:  # the weights' normalisation, where known
+        splits = dataclasses.replace(splits, mean=cfg.data.mean, std=cfg.data.std)
     images = getattr(splits, split)
     if images is None:
         raise DataError(f"no {split} split (val needs a held-out size > 0)")
