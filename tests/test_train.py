@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 import moderncnn
 import tiny_model  # noqa: F401  (registers tiny_test_net)
 from moderncnn import progress
+from moderncnn.checkpoint import save_weights
 from moderncnn.cli import build_parser, main
 from moderncnn.errors import ConfigError, DivergedError
 from moderncnn.train import compute_loss, engine, resolve_config, train
@@ -479,3 +480,37 @@ def test_preact_resnet_recipe_warms_up_400_iterations() -> None:
         assert (cfg.recipe, cfg.warmup, cfg.warmup_error) == ("preact_resnet_cifar", 400, 0)
         base = resolve_config(model, "resnet_cifar", data_dir="x")
         assert dataclasses.replace(cfg, recipe="resnet_cifar", warmup=0) == base
+
+
+def test_model_kwargs_reach_the_builder(tmp_path: Path) -> None:
+    """``model_kwargs`` (recipe table, ``--model-kwargs KEY=VALUE``) sets any of the model's
+    options, checked against its options and their types before data is read; the options
+    are saved with the weights, so the file rebuilds the same network."""
+    argv = ["train", "resnet20", "--model-kwargs", "shortcut=B", "preact=true", "--data", "x"]
+    args = build_parser(argv).parse_args(argv)
+    assert args.model_kwargs == {"shortcut": "B", "preact": True}
+    cfg = resolve_config("resnet20", data_dir="x", model_kwargs=args.model_kwargs)
+    assert engine._model_options(cfg) == {"shortcut": "B", "preact": True}
+    saved = tmp_path / "recipe.toml"
+    saved.write_text(cfg.to_toml())
+    assert 'model_kwargs = {shortcut = "B", preact = true}' in saved.read_text()
+    assert resolve_config("resnet20", str(saved)).model_kwargs == cfg.model_kwargs
+    for kwargs, message in [
+        ({"lrn": False}, "resnet20 has no option 'lrn'; its options: shortcut='A'"),
+        ({"preact": 1}, "option preact takes a bool"),
+        ({"shortcut": 2}, "option shortcut takes a str"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            engine._model_options(resolve_config("resnet20", data_dir="x", model_kwargs=kwargs))
+    with pytest.raises(ConfigError, match="not model_kwargs"):
+        resolve_config("vgg16", data_dir="x", model_kwargs={"drop_rate": 0.1})
+    with pytest.raises(SystemExit):
+        build_parser(["train"]).parse_args(["train", "resnet20", "--model-kwargs", "shortcut"])
+
+    model = moderncnn.create_model("resnet20", shortcut="B")
+    path = tmp_path / "b.safetensors"
+    save_weights(model, path)
+    again = moderncnn.create_model("resnet20", weights=path)  # strict: A has no projections
+    assert again.model_kwargs == {"shortcut": "B"}
+    assert torch.equal(again.state_dict()["layer2.0.downsample.0.weight"],
+                       model.state_dict()["layer2.0.downsample.0.weight"])  # fmt: skip

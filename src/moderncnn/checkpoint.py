@@ -35,7 +35,8 @@ _DENSENET_OLD = re.compile(
 
 def save_weights(model: nn.Module, path: str | Path, **metadata: object) -> None:
     """Save ``model``'s state_dict as safetensors, atomically, with what rebuilds it:
-    the registered name, ``num_classes``, ``in_chans`` and any ``metadata`` (JSON)."""
+    the registered name, ``num_classes``, ``in_chans``, the options it was built with
+    (``model_kwargs``) and any ``metadata`` (JSON)."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     meta = {
         "format": "moderncnn",
@@ -43,6 +44,8 @@ def save_weights(model: nn.Module, path: str | Path, **metadata: object) -> None
         "num_classes": str(getattr(model, "num_classes", "")),
         "in_chans": str(getattr(model, "in_chans", "")),
     }
+    if getattr(model, "model_kwargs", None):
+        meta["model_kwargs"] = json.dumps(model.model_kwargs)
     meta.update({k: json.dumps(v) for k, v in metadata.items()})
     atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 

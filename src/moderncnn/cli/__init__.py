@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench", "time moderncnn's fast path against torchvision's model"),
     "predict": ("predict", "classify images: top-k class names and probabilities"),
     "export": ("export", "export a model to ONNX or a torch.export program, with a parity check"),
+    "experiment": ("experiment", "the lecture's claims as experiments: list, run, report"),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import tomllib
 
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_table
@@ -50,6 +51,8 @@ def add_config_flags(group: argparse._ArgumentGroup) -> None:
             kw["action"] = argparse.BooleanOptionalAction
         elif f.type == "list[float]":
             kw.update(nargs="*", type=float, metavar="X")
+        elif f.type == "dict[str, Any]":
+            kw.update(nargs="+", type=key_value, action=KeyValues, metavar="KEY=VALUE")
         else:
             kw["type"] = _TYPES[f.type]
         if f.metadata["choices"]:
@@ -57,6 +60,30 @@ def add_config_flags(group: argparse._ArgumentGroup) -> None:
         if f.name == "amp":  # `--amp` alone is bf16, as the reference scripts' boolean --amp
             kw.update(nargs="?", const="bf16")
         group.add_argument("--" + f.name.replace("_", "-"), *_ALIASES.get(f.name, []), **kw)
+
+
+def key_value(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as a TOML value (false, 0.5, 3), else as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. lrn=false), got {text!r}")
+    try:
+        return key, tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, value
+
+
+class KeyValues(argparse.Action):
+    """Collects ``KEY=VALUE`` pairs into a dict; repeating the flag adds to it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: list[tuple[str, object]],
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, {**getattr(namespace, self.dest, {}), **dict(values)})
 
 
 def run(args: argparse.Namespace) -> int:

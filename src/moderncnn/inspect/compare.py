@@ -95,12 +95,12 @@ class Comparison:
 
 
 def measure_latency(
-    name: str, input_size: InputSize, runs: int = 10, warmup: int = WARMUP_RUNS
+    name: str, input_size: InputSize, runs: int = 10, warmup: int = WARMUP_RUNS, **options: Any
 ) -> float:
     """Median seconds of ``runs`` batch-1 forward passes on the CPU (eval, inference mode),
-    after ``warmup`` untimed ones, with randomly initialised weights."""
+    after ``warmup`` untimed ones, with randomly initialised weights; ``options``: the model's."""
     _check_runs(runs)
-    model = create_model(name, in_chans=input_size[0]).eval()
+    model = create_model(name, in_chans=input_size[0], **options).eval()
     x = torch.randn(1, *input_size)
     times = []
     with torch.inference_mode():

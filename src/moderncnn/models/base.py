@@ -72,6 +72,8 @@ class ConvNet(nn.Module):
 
     #: Registered name, set by :func:`moderncnn.create_model` (empty when built by hand).
     model_name: str = ""
+    #: The options ``create_model`` built it with (saved in weights files to rebuild it).
+    model_kwargs: dict[str, Any] = {}  # replaced by create_model, never mutated
     #: Smallest height/width accepted, set by ``create_model`` from the registry (None: the
     #: size is not checked and a too-small input fails inside torch).
     min_input_size: int | None = None

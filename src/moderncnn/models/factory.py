@@ -59,7 +59,8 @@ def create_model(
         out_indices: the stages (``feature_info``) to return: all (None), the last n (an
             int) or a sequence of indices, negative ones from the end.
         **options: the model's options (``model_info(name).options``: ``drop_rate``,
-            ``shortcut``, ``memory_efficient``...).
+            ``shortcut``, ``memory_efficient``...); a moderncnn ``weights`` file's own (its
+            ``model_kwargs``) unless given.
     """
     builder, info = get_builder(name)
     if out_indices is not None and not features_only:
@@ -72,6 +73,8 @@ def create_model(
     if weights is not None and published.is_weights_name(weights):
         tv_weights = published.resolve_weights(name, weights)  # type: ignore[arg-type]
         options = {**published.weights_options(name), **options}
+    elif weights is not None:  # a moderncnn file says which options built its network
+        options = {**saved_options(weights), **options}
     given_classes = num_classes is not None
     if num_classes is None:
         num_classes = info.num_classes
@@ -88,12 +91,22 @@ def create_model(
     except (TypeError, ValueError) as e:  # a bad option value: say which model and why
         raise ModernCNNError(f"{name}: {e}") from None
     model.model_name = name
+    model.model_kwargs = options
     model.min_input_size = info.min_input_size
     if features_only:
         out_indices = model.feature_indices(out_indices)  # checked before any download
     if weights is not None:
         _load_weights(model, weights, tv_weights, given_classes, new_head, progress)
     return FeatureListNet(model, out_indices) if features_only else model
+
+
+def saved_options(weights: str | Path) -> dict[str, Any]:
+    """The options that built a moderncnn weights file's network (``model_kwargs`` in its
+    metadata; training writes them), {} for other files."""
+    from moderncnn.checkpoint import read_metadata
+
+    saved = read_metadata(weights).get("model_kwargs")
+    return dict(saved) if isinstance(saved, dict) else {}
 
 
 def _load_weights(

@@ -94,6 +94,11 @@ class TrainConfig:
     label_smoothing: float = _opt("cross-entropy label smoothing", default=0.0)
     aux_weight: float = _opt("weight of auxiliary classifiers' losses", default=0.3)
     drop_rate: float = _opt("the model's dropout rate (-1: the model's default)", default=-1.0)
+    model_kwargs: dict[str, Any] = _opt(
+        "the model's other options (`moderncnn models --json`: options), e.g. lrn=false "
+        "width=0.5; a recipe's table {lrn = false}",
+        default_factory=dict,
+    )
     # engine
     amp: str = _opt("autocast dtype", ("none", "bf16", "fp16"), default="none")
     channels_last: bool = _opt("channels_last memory format", default=True)
@@ -142,6 +147,8 @@ class TrainConfig:
             raise ConfigError(
                 f"drop_rate must be below 1 (-1: the model's default), got {self.drop_rate}"
             )
+        if "drop_rate" in self.model_kwargs:
+            raise ConfigError("set the dropout rate with drop_rate (--drop-rate), not model_kwargs")
         if self.warmup < 0:
             raise ConfigError(f"warmup must be 0 or more iterations, got {self.warmup}")
         if not 0 <= self.warmup_error < 100:
@@ -173,6 +180,8 @@ def _toml_value(v: object) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
     return repr(v)
 
 
@@ -273,9 +282,14 @@ def config_from(values: dict[str, Any], source: str) -> TrainConfig:
         raise ConfigError(f"{source}: unknown keys {', '.join(unknown)}")
     for k, v in values.items():  # TOML ints where floats are expected are fine
         kind = known[k].type
-        ok = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[float]": list}[
-            kind
-        ]
+        ok = {
+            "int": int,
+            "float": (int, float),
+            "str": str,
+            "bool": bool,
+            "list[float]": list,
+            "dict[str, Any]": dict,
+        }[kind]
         if not isinstance(v, ok) or (kind in ("int", "float") and isinstance(v, bool)):
             raise ConfigError(f"{source}: {k} must be {kind}, got {v!r}")
     cfg = TrainConfig(**values)

@@ -74,14 +74,27 @@ def _configure_determinism(cfg: TrainConfig) -> None:
 
 
 def _model_options(cfg: TrainConfig) -> dict[str, object]:
-    """Builder options the configuration sets: ``drop_rate`` (timm's name) when given."""
-    if cfg.drop_rate < 0:
-        return {}
-    if "drop_rate" not in model_info(cfg.model).options:
-        raise ConfigError(
-            f"{cfg.model} takes no drop_rate option (no dropout to set); leave --drop-rate unset"
-        )
-    return {"drop_rate": cfg.drop_rate}
+    """Builder options the configuration sets: ``model_kwargs`` and ``drop_rate`` (timm's
+    name) when given, each checked against the model's options and their defaults' types."""
+    given = {**cfg.model_kwargs, **({"drop_rate": cfg.drop_rate} if cfg.drop_rate >= 0 else {})}
+    options = model_info(cfg.model).options
+    for key, value in given.items():
+        if key not in options:
+            if key == "drop_rate":
+                raise ConfigError(
+                    f"{cfg.model} takes no drop_rate option (no dropout to set); "
+                    "leave --drop-rate unset"
+                )
+            allowed = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"
+            raise ConfigError(f"{cfg.model} has no option {key!r}; its options: {allowed}")
+        default = options[key]
+        kind = (int, float) if type(default) is float else type(default)
+        if not isinstance(value, kind) or isinstance(value, bool) != isinstance(default, bool):
+            raise ConfigError(
+                f"{cfg.model}'s option {key} takes a {type(default).__name__} "
+                f"(default {default!r}), got {value!r}"
+            )
+    return given
 
 
 class Trainer:

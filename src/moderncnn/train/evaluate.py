@@ -19,6 +19,7 @@ from moderncnn.data import Splits, find_dataset, load_splits, make_loader
 from moderncnn.data.sources import split_folder, split_folders
 from moderncnn.errors import DataError
 from moderncnn.models import create_model
+from moderncnn.models.factory import saved_options
 from moderncnn.models.pretrained import weights_cfg, weights_file
 from moderncnn.progress import progress as show_progress
 from moderncnn.train.metrics import Meter
@@ -167,7 +168,7 @@ def evaluate_weights(
     if images is None:
         raise DataError(f"no {split} split (val needs a held-out size > 0)")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = create_model(model_name, num_classes=len(splits.classes))
+    model = create_model(model_name, num_classes=len(splits.classes), **saved_options(weights))
     new_head = load_weights(model, weights, new_head=allow_new_head)
     model.to(dev, memory_format=torch.channels_last)
     loader = make_loader(

@@ -1,0 +1,90 @@
+"""``moderncnn experiment list / run / report``: the lecture's claims as experiments."""
+
+from __future__ import annotations
+
+import argparse
+
+from moderncnn.cli import add_command
+from moderncnn.cli.output import print_json, print_table
+from moderncnn.experiments import EXPERIMENTS, LEVELS, get_experiment, plan, run_experiment
+from moderncnn.experiments.report import write_report
+from moderncnn.experiments.runner import DEFAULT_OUT
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(
+        sub,
+        "experiment",
+        description="Test the lecture's claims: each experiment trains its arms (with the "
+        "engine of `moderncnn train`), writes OUT/BUDGET/NAME/results.json and a figure, and "
+        "gives a verdict against the paper's number. Finished runs are reused, interrupted ones "
+        "resume.",
+    )
+    cmds = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = cmds.add_parser("list", help="the experiments, their claims and sources")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=run_list)
+
+    run = cmds.add_parser("run", help="run (or continue) experiments")
+    run.add_argument("names", nargs="+", metavar="NAME", help="experiment names, or 'all'")
+    levels = "smoke (seconds, CI), quick (minutes on a laptop), paper (a GPU)"
+    run.add_argument("--budget", choices=LEVELS, default="quick", help=levels)
+    data = "CIFAR-10: a CIFAR python folder or an ImageFolder tree"
+    run.add_argument("--data-dir", "--data", default="", help=data)
+    run.add_argument("--seeds", type=int, help="seeds per arm (default: the budget's)")
+    run.add_argument("--out", default=str(DEFAULT_OUT), help=f"default {DEFAULT_OUT}")
+    run.add_argument("--device", default="", help="default: cuda if available, else cpu")
+    run.add_argument("--dry-run", action="store_true", help="print the training commands only")
+    run.add_argument("--json", action="store_true", help="print the results as JSON")
+    run.set_defaults(func=run_run)
+
+    rep = cmds.add_parser("report", help="write docs/lecture.md from the results")
+    rep.add_argument("--results", default=str(DEFAULT_OUT), help="the run's --out")
+    rep.add_argument("--budget", choices=LEVELS, default="quick")
+    rep.add_argument("--out", "-o", default="docs/lecture.md")
+    rep.set_defaults(func=run_report)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    if args.json:
+        print_json(
+            [
+                {
+                    "name": e.name,
+                    "claim": e.claim,
+                    "source": e.source,
+                    "paper": e.paper,
+                    "arms": [a.label for a in e.arms],
+                    "budgets": list(e.budgets),
+                }  # fmt: skip
+                for e in EXPERIMENTS.values()
+            ]
+        )
+        return 0
+    rows = [[e.name, len(e.arms), e.source, e.claim] for e in EXPERIMENTS.values()]
+    print_table(["experiment", "arms", "source", "claim"], rows, [False, True, False, False])
+    return 0
+
+
+def run_run(args: argparse.Namespace) -> int:
+    names = list(EXPERIMENTS) if args.names == ["all"] else args.names
+    experiments = [get_experiment(n) for n in names]  # every name checked first
+    everything = []
+    for exp in experiments:
+        if args.dry_run:
+            for p in plan(exp, args.budget, args.data_dir, args.out, args.seeds, args.device):
+                print(p.command)
+            continue
+        results = run_experiment(exp, args.budget, args.data_dir, args.out, args.seeds, args.device)
+        everything.append(results)
+        if not args.json:
+            v = results["verdict"]
+            print(f"{exp.name}: {v['status']}: {v['text']}")
+    if args.json:
+        print_json(everything)
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    print(write_report(args.results, args.budget, args.out))
+    return 0
