@@ -30,8 +30,10 @@ def test_models_table(capsys) -> None:
 def test_models_json_with_pattern(capsys) -> None:
     assert main(["models", "densenet*k12", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == ["densenet40_k12", "densenet100_k12", "densenet_bc100_k12"]
-    assert [r["params"] for r in rows] == [1_019_722, 6_979_642, 769_162]
+    assert [r["name"] for r in rows] == [
+        "densenet40_k12", "densenet100_k12", "densenet_bc40_k12", "densenet_bc100_k12"]  # fmt: skip
+    assert [r["params"] for r in rows] == [1_019_722, 6_979_642, 176_122, 769_162]
+    assert rows[2]["top1_error"] is None  # not in Table 2
     assert rows[0]["top1_error"] == 5.24 and rows[0]["year"] == 2016
     assert main(["models", "googlenet_paper", "--json"]) == 0
     (paper,) = json.loads(capsys.readouterr().out)

@@ -76,7 +76,7 @@ def test_list_models_sorts_naturally() -> None:
     assert list_models("resnet1*") == ["resnet18", "resnet101", "resnet110", "resnet152",
                                        "resnet1202"]  # fmt: skip
     assert list_models("densenet*k12") == ["densenet40_k12", "densenet100_k12",
-                                           "densenet_bc100_k12"]  # fmt: skip
+                                           "densenet_bc40_k12", "densenet_bc100_k12"]  # fmt: skip
 
 
 def test_options_come_from_the_builders_signature() -> None:
@@ -85,7 +85,7 @@ def test_options_come_from_the_builders_signature() -> None:
     }  # fmt: skip
     assert model_info("densenet121").options["init"] == "torchvision"
     assert model_info("densenet264").options["init"] == "paper"  # not a torchvision variant
-    assert model_info("plain20").options == {}
+    assert model_info("plain20").options == {"batch_norm": True}
     with pytest.raises(TypeError, match="needs a default"):
         register_model(
             name="bad", family="test", paper="-", year=2026, depth=1, input_size=(3, 8, 8),

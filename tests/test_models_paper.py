@@ -38,6 +38,7 @@ PARAMS = {
     "densenet100_k12": 6_979_642,
     "densenet100_k24": 27_249_082,
     "densenet_bc100_k12": 769_162,
+    "densenet_bc40_k12": 176_122,  # not in Table 2: the smallest DenseNet-BC registered
     "densenet_bc250_k24": 15_324_406,
     "densenet_bc190_k40": 25_624_430,
 }
@@ -81,7 +82,7 @@ def _weight_layers(model: nn.Module) -> int:
     "name",
     ["alexnet_paper", "vgg11", "vgg16_c", "vgg19", "resnet18", "resnet56", "resnet152",
      "plain110", "preact_resnet164", "densenet121", "densenet264", "densenet40_k12",
-     "densenet_bc100_k12"],
+     "densenet_bc100_k12", "densenet_bc40_k12"],
 )  # fmt: skip
 def test_weight_layers_equal_the_depth_in_the_name(name: str) -> None:
     with torch.device("meta"):
@@ -220,6 +221,77 @@ def test_cifar_resnet_shapes() -> None:
     assert all(not b.residual and b.downsample is None for s in plain.stages() for b in s)
 
 
+def test_plain_networks_without_batch_norm() -> None:
+    """Sec. 3.4 adopts BN "right after each convolution and before activation" (Ioffe &
+    Szegedy 2015); batch_norm=False leaves it out of the plain nets, stem and blocks, and the
+    convs get (zero) biases: a BN's weight and bias (2 a channel) become one conv bias, so
+    plain20 loses 16 + 3 x 2 x (16 + 32 + 64) = 688 parameters."""
+    model = create_model("plain20", batch_norm=False)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert isinstance(model.bn1, nn.Identity) and isinstance(model.layer3[2].bn2, nn.Identity)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 19 and all(c.bias is not None and not c.bias.any() for c in convs)
+    assert model.num_params() == PARAMS["resnet20"] - (16 + 3 * 2 * (16 + 32 + 64)) == 269_034
+    conv = model.layer2[1].conv1  # He init, fan_out: 32 x 9
+    assert abs(conv.weight.std().item() - math.sqrt(2 / (32 * 9))) < 0.01
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    # The default keeps its modules and state_dict: resnet20's (option A adds no tensors).
+    assert (
+        create_model("plain20").state_dict().keys() == create_model("resnet20").state_dict().keys()
+    )
+    assert model_info("plain20").options == {"batch_norm": True}
+
+
+def _cifar_bottleneck_params(n: int, shortcut: str) -> int:
+    """Closed form of a 9n+2-layer CIFAR ResNet of bottleneck blocks (16, 32, 64 planes, x4
+    outputs): a block over i channels of p planes has convs i*p + 9p^2 + p*4p and BNs 2p + 2p
+    + 8p; a projection from i to 4p channels has i*4p + 8p (its BN)."""
+    total = 3 * 16 * 9 + 2 * 16  # stem conv, BN
+    inplanes = 16
+    for p in (16, 32, 64):
+        for i in range(n):
+            total += inplanes * p + 13 * p * p + 12 * p
+            if shortcut == "C" or (shortcut == "B" and i == 0):  # the shape changes at i == 0
+                total += inplanes * 4 * p + 8 * p
+            inplanes = 4 * p
+    return total + 256 * 10 + 10  # FC
+
+
+@pytest.mark.parametrize(("name", "n"), [("resnet20", 2), ("resnet56", 6), ("resnet110", 12)])
+def test_cifar_resnets_of_bottleneck_blocks(name: str, n: int) -> None:
+    """Sec. 4.1 "Deeper Bottleneck Architectures" (Figure 5 right) on CIFAR: the same depth,
+    9n+2 layers of three-layer blocks; the first block's 16 -> 64 channels take a shortcut of
+    each option of Sec. 3.3 / Table 3: A adds no parameters, B projections where the shape
+    changes (the first block of each stage), C a projection on every block."""
+    with torch.device("meta"):
+        models = {s: create_model(name, bottleneck=True, shortcut=s) for s in "ABC"}
+    a, b, c = (models[s] for s in "ABC")
+    assert [len(s) for s in a.stages()] == [n] * 3
+    assert _weight_layers(a) == model_info(name).depth
+    assert [s[0].conv3.out_channels for s in a.stages()] == [64, 128, 256]
+    counts = [m.num_params() for m in (a, b, c)]
+    assert counts == [_cifar_bottleneck_params(n, s) for s in "ABC"]
+    assert counts[0] < counts[1] < counts[2]
+    assert all(isinstance(s[0].downsample, ZeroPadShortcut) for s in a.stages())
+    assert all(blk.downsample is None for s in a.stages() for blk in s[1:])
+    assert [blk.downsample is not None for s in b.stages() for blk in s] == [
+        True,
+        *[False] * (n - 1),
+    ] * 3
+    assert all(isinstance(blk.downsample, nn.Sequential) for s in c.stages() for blk in s)
+
+
+def test_cifar_bottleneck_counts_and_depths() -> None:
+    assert [_cifar_bottleneck_params(2, s) for s in "ABC"] == [177_498, 220_378, 307_290]
+    for shortcut in "ABC":
+        model = create_model("resnet20", bottleneck=True, shortcut=shortcut)
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(ModernCNNError, match=r"resnet32: bottleneck=True needs depth 9n\+2.*"
+                       r"resnet20, resnet56, resnet110"):  # fmt: skip
+        create_model("resnet32", bottleneck=True)
+    assert model_info("resnet20").options["bottleneck"] is False
+
+
 def test_densenet_cifar_structure() -> None:
     model = create_model("densenet_bc100_k12")
     blocks = [m for n, m in model.features.named_children() if n.startswith("denseblock")]
@@ -230,6 +302,33 @@ def test_densenet_cifar_structure() -> None:
     assert [len(b) for n, b in basic.features.named_children() if "block" in n] == [12, 12, 12]
     assert basic.features.transition1.conv.out_channels == 16 + 12 * 12  # no compression
     assert create_model("densenet40_k12", drop_rate=0.2).features.denseblock1.denselayer1.drop_rate
+
+
+def test_densenet_bc40_k12() -> None:
+    """DenseNet-BC with L=40, k=12: (40-4)/6 = 6 bottleneck layers a block, a 2k = 24-channel
+    stem, theta = 0.5. Not in Table 2, so no reported error. Its 176,122 parameters in closed
+    form: a BC layer over c channels has BN 2c, 1x1 conv c*4k, BN 2*4k, 3x3 conv 4k*k*9."""
+    k, n = 12, 6
+    model = create_model("densenet_bc40_k12")
+    blocks = [m for name, m in model.features.named_children() if name.startswith("denseblock")]
+    assert [len(b) for b in blocks] == [n] * 3
+
+    def block(c: int) -> tuple[int, int]:  # parameters, output channels
+        layers = sum(2 * c_ + c_ * 4 * k + 2 * 4 * k + 4 * k * k * 9
+                     for c_ in range(c, c + n * k, k))  # fmt: skip
+        return layers, c + n * k
+
+    total, c = 3 * 2 * k * 9, 2 * k  # stem conv
+    for i in range(3):
+        params, c = block(c)
+        total += params
+        if i < 2:  # transition: BN, 1x1 conv to half the channels
+            total += 2 * c + c * (c // 2)
+            c //= 2
+    total += 2 * c + c * 10 + 10  # final BN, classifier
+    assert total == model.num_params() == PARAMS["densenet_bc40_k12"]
+    info = model_info("densenet_bc40_k12")
+    assert info.reported_error is None and "not in the paper's Table 2" in info.notes
 
 
 @pytest.mark.parametrize("name", ["densenet_bc100_k12", "densenet40_k12"])
@@ -275,7 +374,7 @@ def test_every_family_is_present() -> None:
         googlenet_paper googlenet_cifar resnet18 resnet34 resnet50 resnet101 resnet152 resnet20
         resnet32 resnet44 resnet56 resnet110 resnet1202 plain20 plain32 plain44 plain56 plain110
         densenet121 densenet161 densenet169 densenet201 densenet264 densenet40_k12
-        densenet100_k12 densenet100_k24 densenet_bc100_k12 densenet_bc250_k24
+        densenet100_k12 densenet100_k24 densenet_bc40_k12 densenet_bc100_k12 densenet_bc250_k24
         densenet_bc190_k40 preact_resnet164 preact_resnet1001"""
     zoo = [n for n in list_models() if model_info(n).family != "test"]  # tests register one
     assert sorted(expected.split()) == sorted(zoo)

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("inspect", "per-layer table: shapes, parameters, MACs, receptive fields, memory"),
     "compare": ("inspect", "the lecture's comparison: parameters, MACs, receptive field, latency"),
     "explain": ("inspect", "the lecture's worked examples, computed from real modules"),
+    "filters": ("filters", "draw the first conv layer's learned kernels as a PNG grid"),
     "train": ("train", "train a model with its paper's recipe"),
     "eval": ("evaluate", "evaluate weights on a data set (centre crop or 10-crop)"),
     "plot": ("plot", "plot error-vs-epoch curves of training runs"),

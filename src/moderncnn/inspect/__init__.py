@@ -1,5 +1,7 @@
 """Inspect networks from their modules: per-layer summaries (shapes, parameters, MACs,
-receptive fields, memory), the lecture's comparison of the families, and its worked examples.
+receptive fields, memory), the lecture's comparison of the families, and its worked examples;
+the first conv layer's learned kernels as an image in :mod:`moderncnn.inspect.filters` (not
+imported here: it needs matplotlib).
 """
 
 from moderncnn.inspect.fields import INPUT_FIELD, Axis, Field, FieldTracker, feature_field

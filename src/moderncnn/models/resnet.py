@@ -8,12 +8,15 @@ bottleneck's 3x3 conv ("v1.5", as torchvision and most later work do); ``stride_
 puts it in the first 1x1 conv as the paper's v1 did. ``shortcut`` picks the paper's options
 (Sec. 3.3): "A" zero-pads the identity where the shape changes (no parameters), "B" projects
 with a 1x1 conv + BN there (the default, and torchvision's), "C" projects in every block.
-The CIFAR networks of Sec. 4.2 (6n+2 layers, widths 16-32-64, option A), their plain
-counterparts (no shortcuts) and the pre-activation bottleneck networks of the second paper
+The CIFAR networks of Sec. 4.2 (6n+2 layers, widths 16-32-64, option A; with
+``bottleneck=True`` 9n+2 layers of the bottleneck blocks of Sec. 4.1), their plain
+counterparts (no shortcuts; ``batch_norm=False`` also drops the BN that Sec. 3.4 puts "right
+after each convolution") and the pre-activation bottleneck networks of the second paper
 (9n+2 layers) are built from the same class.
 
 Initialisation: He et al. 2015's normal init with fan_out for convs (Sec. 3.4 cites it; the
-authors' fb.resnet.torch and resnet-1k-layers use fan_out, as torchvision does), BN weight 1
+authors' fb.resnet.torch and resnet-1k-layers use fan_out, as torchvision does) and zero conv
+biases (only the convs of networks without BN have them, as in fb.resnet.torch), BN weight 1
 and bias 0, PyTorch's default for the classifier.
 """
 
@@ -36,12 +39,17 @@ register = functools.partial(
 SHORTCUTS = ("A", "B", "C")
 
 
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_planes, out_planes, 3, stride=stride, padding=1, bias=False)
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
+    return nn.Conv2d(in_planes, out_planes, 3, stride=stride, padding=1, bias=bias)
 
 
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False)
+
+
+def norm(planes: int, batch_norm: bool) -> nn.Module:
+    """BN after a conv (Sec. 3.4), or, without BN, ``nn.Identity`` in its place (no state)."""
+    return nn.BatchNorm2d(planes) if batch_norm else nn.Identity()
 
 
 class ZeroPadShortcut(nn.Module):
@@ -61,7 +69,8 @@ class ZeroPadShortcut(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 convs (Figure 5 left); ``residual=False`` gives the plain network's block."""
+    """Two 3x3 convs (Figure 5 left); ``residual=False`` gives the plain network's block,
+    ``batch_norm=False`` one without BN, whose convs then have biases."""
 
     expansion = 1
 
@@ -72,13 +81,14 @@ class BasicBlock(nn.Module):
         stride: int = 1,
         downsample: nn.Module | None = None,
         residual: bool = True,
+        batch_norm: bool = True,
     ) -> None:
         super().__init__()
-        self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv1 = conv3x3(inplanes, planes, stride, bias=not batch_norm)
+        self.bn1 = norm(planes, batch_norm)
         self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(planes, planes, bias=not batch_norm)
+        self.bn2 = norm(planes, batch_norm)
         self.downsample = downsample
         self.residual = residual
         self.stride = stride
@@ -245,6 +255,8 @@ class ResNet(ConvNet):
         stride_in_1x1: put a bottleneck's stride in its first 1x1 conv (the paper's v1).
         preact: pre-activation units and a final BN-ReLU (He et al. 2016).
         residual: ``False`` builds the plain network (Sec. 4.1): the same layers, no shortcuts.
+        batch_norm: ``False`` (plain basic-block networks only) leaves out every BN, stem's
+            and blocks', and gives the convs biases; the BN modules become ``nn.Identity``.
         zero_init_residual: start every residual branch at zero, so each block begins as its
             shortcut (Goyal et al. 2017).
     """
@@ -263,6 +275,7 @@ class ResNet(ConvNet):
         stem: str = "imagenet",
         stride_in_1x1: bool = False,
         residual: bool = True,
+        batch_norm: bool = True,
     ) -> None:
         super().__init__(num_classes, in_chans)
         if shortcut not in SHORTCUTS:
@@ -271,15 +284,21 @@ class ResNet(ConvNet):
             raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}")
         if zero_init_residual and not residual:
             raise ValueError("zero_init_residual needs shortcuts: a plain network would be zero")
+        if not batch_norm and (residual or preact or block is not BasicBlock):
+            raise ValueError("batch_norm=False builds plain basic-block networks only")
         self.shortcut, self.preact, self.residual = shortcut, preact, residual
         self.block = _PREACT[block] if preact else block
-        self.block_kwargs = {"stride_in_1x1": stride_in_1x1} if block is Bottleneck else {}
+        self.block_kwargs: dict[str, bool] = {}
+        if block is Bottleneck:
+            self.block_kwargs["stride_in_1x1"] = stride_in_1x1
+        elif not batch_norm:
+            self.block_kwargs["batch_norm"] = False
         self.inplanes = widths[0]
         if stem == "imagenet":
             self.conv1 = nn.Conv2d(in_chans, self.inplanes, 7, stride=2, padding=3, bias=False)
         else:
-            self.conv1 = conv3x3(in_chans, self.inplanes)
-        self.bn1 = nn.BatchNorm2d(self.inplanes)
+            self.conv1 = conv3x3(in_chans, self.inplanes, bias=not batch_norm)
+        self.bn1 = norm(self.inplanes, batch_norm)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1) if stem == "imagenet" else None
         # Feature stages (timm's): the stem after its ReLU, then each stage's output.
@@ -331,6 +350,8 @@ class ResNet(ConvNet):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
@@ -423,21 +444,38 @@ def cifar_resnet(
     shortcut: str = "A",
     preact: bool = False,
     zero_init_residual: bool = False,
+    bottleneck: bool = False,
 ) -> ResNet:
     """The 6n+2-layer CIFAR network of Sec. 4.2: a 3x3 conv, three stages of n basic blocks
-    at 16, 32 and 64 filters on 32, 16 and 8 pixel maps, global average pool, FC."""
+    at 16, 32 and 64 filters on 32, 16 and 8 pixel maps, global average pool, FC.
+
+    ``bottleneck=True`` builds the stages from the bottleneck blocks of Sec. 4.1 ("Deeper
+    Bottleneck Architectures", Figure 5 right): 1x1-3x3-1x1 convs of 16, 32 and 64 planes with
+    64, 128 and 256 outputs, three layers a block, so the same depth is 9n+2 layers (n blocks
+    a stage: 2 for ResNet-20, 6 for ResNet-56, 12 for ResNet-110). The first block changes 16
+    to 64 channels, so it has a shortcut of the kind ``shortcut`` picks (A pads zeros)."""
+    if bottleneck and (depth - 2) % 9:
+        valid = ", ".join(f"resnet{d}" for d in CIFAR if (d - 2) % 9 == 0)
+        raise ValueError(
+            f"bottleneck=True needs depth 9n+2 (three layers a block), got {depth}; "
+            f"the CIFAR ResNets of such depths are {valid}"
+        )
+    block, per_block = (Bottleneck, 9) if bottleneck else (BasicBlock, 6)
     return ResNet(
-        BasicBlock, _cifar_stages(depth, 6), num_classes, in_chans, widths=(16, 32, 64),
+        block, _cifar_stages(depth, per_block), num_classes, in_chans, widths=(16, 32, 64),
         stem="cifar", shortcut=shortcut, preact=preact, zero_init_residual=zero_init_residual,
     )  # fmt: skip
 
 
-def plain_cifar(depth: int, num_classes: int, in_chans: int) -> ResNet:
+def plain_cifar(depth: int, num_classes: int, in_chans: int, *, batch_norm: bool = True) -> ResNet:
     """The plain 6n+2-layer network of Sec. 4.2: the same layers as ``cifar_resnet``, no
-    shortcuts."""
+    shortcuts. ``batch_norm=False`` also leaves out the BN that Sec. 3.4 adopts "right after
+    each convolution and before activation" (Ioffe & Szegedy 2015), stem's and blocks'; the
+    convs then have biases (zero at init, He init for the weights)."""
     return ResNet(
         BasicBlock, _cifar_stages(depth, 6), num_classes, in_chans, widths=(16, 32, 64),
         stem="cifar", shortcut="A", preact=False, zero_init_residual=False, residual=False,
+        batch_norm=batch_norm,
     )  # fmt: skip
 
 
