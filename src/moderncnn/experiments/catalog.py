@@ -86,11 +86,11 @@ def filter_smoothness(run: SeedRun) -> float | None:
     """Mean correlation of horizontally and vertically adjacent weights of the first
     convolution's filters: about 0 for random filters, high for the smooth edge and colour
     blob detectors of AlexNet Fig. 3."""
-    from moderncnn.inspect.filters import first_layer_filters
+    from moderncnn.inspect.filters import image_conv, load_for_filters
 
     if run.diverged:
         return None
-    w = first_layer_filters(run.run_dir).float()  # (N, C, k, k)
+    w = image_conv(load_for_filters(run.run_dir))[1].weight.detach().float()  # (N, C, k, k)
     w = w - w.mean(dim=(1, 2, 3), keepdim=True)
     pairs = [(w[..., :, 1:], w[..., :, :-1]), (w[..., 1:, :], w[..., :-1, :])]
     corr = [

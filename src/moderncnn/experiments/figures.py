@@ -17,10 +17,10 @@ def draw(exp: Experiment, arms: list[ArmResult], path: Path) -> Path | None:
     if not any(r.curve for a in arms for r in a.runs):
         return None
     if exp.plot == "filters":
-        from moderncnn.inspect.filters import save_filters
+        from moderncnn.inspect.filters import load_for_filters, save_filters
 
         run = next(r for a in arms for r in a.runs if not r.diverged)
-        return save_filters(run.run_dir, path)
+        return save_filters(load_for_filters(run.run_dir), path)
     fig = {"curves": _curves, "bars": _bars, "scatter": _scatter, "bubble": _bubble}[exp.plot](
         exp, arms
     )
