@@ -12,6 +12,8 @@ from torch import nn
 from conftest import n_params
 from moderncnn import create_model, list_models, model_info
 from moderncnn.errors import ModernCNNError
+from moderncnn.inspect import feature_field
+from moderncnn.models.googlenet import INCEPTION_TABLE
 from moderncnn.models.layers import paper_lrn
 from moderncnn.models.registry import get_builder
 from moderncnn.models.resnet import ZeroPadShortcut
@@ -353,7 +355,8 @@ def test_memory_efficient_densenet_equals_plain(name: str) -> None:
 
 
 def test_cifar_members_of_the_first_three_families() -> None:
-    for name in ("alexnet_cifar", "vgg11_cifar", "vgg16_cifar", "vgg19_cifar", "googlenet_cifar"):
+    for name in ("alexnet_cifar", "vgg11_cifar", "vgg13_cifar", "vgg16_cifar", "vgg19_cifar",
+                 "googlenet_cifar"):  # fmt: skip
         model = create_model(name).eval()
         assert model_info(name).input_size == (3, 32, 32)
         with torch.no_grad():
@@ -369,8 +372,9 @@ def _builder_doc(name: str) -> str:
 
 
 def test_every_family_is_present() -> None:
-    expected = """alexnet alexnet_paper alexnet_cifar vgg11 vgg11_lrn vgg13 vgg16_c vgg16 vgg19
-        vgg11_bn vgg13_bn vgg16_bn vgg19_bn vgg11_cifar vgg16_cifar vgg19_cifar googlenet
+    expected = """alexnet alexnet_paper alexnet_cifar alexnet_fig1 vgg11 vgg11_lrn vgg13 vgg16_c
+        vgg16 vgg19 vgg11_bn vgg13_bn vgg16_bn vgg19_bn vgg11_cifar vgg13_cifar vgg16_cifar
+        vgg19_cifar googlenet
         googlenet_paper googlenet_cifar resnet18 resnet34 resnet50 resnet101 resnet152 resnet20
         resnet32 resnet44 resnet56 resnet110 resnet1202 plain20 plain32 plain44 plain56 plain110
         densenet121 densenet161 densenet169 densenet201 densenet264 densenet40_k12
@@ -378,6 +382,152 @@ def test_every_family_is_present() -> None:
         densenet_bc190_k40 preact_resnet164 preact_resnet1001"""
     zoo = [n for n in list_models() if model_info(n).family != "test"]  # tests register one
     assert sorted(expected.split()) == sorted(zoo)
+
+
+# -- ablation options for the lecture's experiments --------------------------------------------
+
+
+def _pool_sizes(features: nn.Sequential, size: int) -> list[int]:
+    """Map sizes after each pooling layer of ``features`` at ``size`` x ``size``."""
+    sizes = []
+    x = torch.randn(1, 3, size, size)
+    for layer in features:
+        x = layer(x)
+        if isinstance(layer, nn.MaxPool2d | nn.AvgPool2d):
+            sizes.append(x.shape[-1])
+    return sizes
+
+
+def test_alexnet_lrn_and_overlap_ablations() -> None:
+    """Sec. 3.3 (LRN) and Sec. 3.4 (overlapping 3x3/2 pooling against s = z = 2): neither
+    changes the parameters or the state_dict's keys."""
+    default = create_model("alexnet_cifar")
+    no_lrn = create_model("alexnet_cifar", lrn=False)
+    assert not any(isinstance(m, nn.LocalResponseNorm) for m in no_lrn.modules())
+    assert "norm1" not in dict(no_lrn.features.named_children())
+    assert list(no_lrn.state_dict()) == list(default.state_dict())
+    no_overlap = create_model("alexnet_cifar", overlap=False)
+    pools = [m for m in no_overlap.features if isinstance(m, nn.MaxPool2d)]
+    assert [(p.kernel_size, p.stride) for p in pools] == [(2, 2)] * 3
+    with torch.no_grad():
+        assert _pool_sizes(default.features, 32) == [15, 7, 3]
+        assert _pool_sizes(no_overlap.features, 32) == [16, 8, 4]
+        assert no_overlap(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+        # Sec. 3.4: s = z = 2 "produces output of equivalent dimensions" at 227.
+        paper = create_model("alexnet_paper", overlap=False).features
+        assert _pool_sizes(paper, 227) == [27, 13, 6]
+    for model in (no_lrn, no_overlap):
+        assert n_params(model) == n_params(default) == 5_871_434
+    assert model_info("alexnet_cifar").options == {
+        "activation": "relu", "drop_rate": 0.5, "lrn": True, "overlap": True,
+    }  # fmt: skip
+
+
+def test_alexnet_fig1_is_a_four_layer_cnn() -> None:
+    """Figure 1's four-layer CNN, as cuda-convnet's CIFAR-10 example: three 5x5 convs (32,
+    32, 64 filters), 3x3/2 max, average, average pools (32 -> 16 -> 8 -> 4), one FC layer."""
+    model = create_model("alexnet_fig1").eval()
+    convs = (3 * 32 * 25 + 32) + (32 * 32 * 25 + 32) + (32 * 64 * 25 + 64)
+    assert n_params(model) == model_info("alexnet_fig1").params == convs + 64 * 16 * 10 + 10
+    assert model_info("alexnet_fig1").params == 89_578
+    assert _weight_layers(model) == model_info("alexnet_fig1").depth == 4
+    pools = [type(m) for m in model.features if isinstance(m, nn.MaxPool2d | nn.AvgPool2d)]
+    assert pools == [nn.MaxPool2d, nn.AvgPool2d, nn.AvgPool2d]
+    with torch.no_grad():
+        assert _pool_sizes(model.features, 32) == [16, 8, 4]
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    tanh = create_model("alexnet_fig1", activation="tanh")
+    kinds = {type(m) for m in tanh.modules()}
+    assert nn.Tanh in kinds and nn.ReLU not in kinds
+    assert model.get_classifier() is model.classifier.fc4
+
+
+def _vgg_cifar_params(convs: list[tuple[int, int]], classes: int = 10) -> int:
+    """(kernel, channels) per conv: k*k*in*out weights, a bias and BN's weight and bias per
+    output channel, then the linear head over the last conv's channels."""
+    total, channels = 0, 3
+    for k, out in convs:
+        total += k * k * channels * out + 3 * out
+        channels = out
+    return total + channels * classes + classes
+
+
+def test_vgg_cifar_width_and_large_kernels() -> None:
+    """Configuration B (two 3x3 convs per stage) at full and quarter width, and with each
+    pair replaced by one 5x5 conv (Sec. 2.3 and 4.1)."""
+    b = [64, 64, 128, 128, 256, 256, 512, 512, 512, 512]
+    expected = {
+        (): _vgg_cifar_params([(3, c) for c in b]),
+        (("width", 0.25),): _vgg_cifar_params([(3, c // 4) for c in b]),
+        (("large_kernels", True),): _vgg_cifar_params([(5, c) for c in b[1::2]]),
+    }
+    assert expected[()] == model_info("vgg13_cifar").params == 9_416_010
+    assert list(expected.values())[1:] == [591_450, 10_868_746]
+    for options, params in expected.items():
+        with torch.device("meta"):
+            model = create_model("vgg13_cifar", **dict(options))
+        assert model.num_params() == params
+    model = create_model("vgg16_cifar", width=0.25, large_kernels=True)
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    assert [(c.kernel_size[0], c.out_channels) for c in convs] == [
+        (5, 16), (5, 32), (7, 64), (7, 128), (7, 128)]  # fmt: skip
+    assert model.num_features == 128
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("name", ["vgg11_cifar", "vgg13_cifar", "vgg16_cifar"])
+def test_vgg_large_kernels_keep_the_receptive_field(name: str) -> None:
+    """Sec. 2.3: a stack of n 3x3 convs sees (2n+1)x(2n+1), as the single conv replacing it."""
+    fields = []
+    for large in (False, True):
+        with torch.device("meta"):
+            model = create_model(name, large_kernels=large).eval()
+        fields.append(feature_field(model, (3, 32, 32)))
+    assert fields[0] == fields[1]
+    assert fields[0].h.jump == 32
+
+
+def _googlenet_cifar_params(width: float, reductions: bool) -> int:
+    """Table 1's columns scaled by ``width``; BN convs (no bias, two BN parameters per
+    channel), true 5x5 branches, a 3x3 stem conv, and the linear classifier."""
+
+    def conv(k: int, cin: int, cout: int) -> int:
+        return k * k * cin * cout + 2 * cout
+
+    channels = round(192 * width)
+    total = conv(3, 3, channels)
+    for name in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"):
+        c1, r3, c3, r5, c5, pool = (round(c * width) for c in INCEPTION_TABLE[name])
+        total += conv(1, channels, c1) + conv(1, channels, pool)
+        if reductions:
+            total += conv(1, channels, r3) + conv(3, r3, c3) + conv(1, channels, r5)
+            total += conv(5, r5, c5)
+        else:
+            total += conv(3, channels, c3) + conv(5, channels, c5)
+        channels = c1 + c3 + c5 + pool
+    return total + channels * 10 + 10
+
+
+def test_googlenet_cifar_width_and_reductions() -> None:
+    """Sec. 4: the 1x1 reductions keep the 3x3 and 5x5 convolutions cheap; without them
+    (Figure 2(a), pool projection kept) the network has several times the parameters."""
+    assert _googlenet_cifar_params(1.0, True) == model_info("googlenet_cifar").params
+    counts = []
+    for reductions in (True, False):
+        with torch.device("meta"):
+            model = create_model("googlenet_cifar", width=0.25, reductions=reductions)
+        assert model.num_params() == _googlenet_cifar_params(0.25, reductions)
+        counts.append(model.num_params())
+    assert counts == [372_578, 1_516_146] and counts[1] > counts[0]
+    naive = create_model("googlenet_cifar", width=0.25, reductions=False).eval()
+    block = naive.inception3a
+    assert [len(block.branch2), len(block.branch3)] == [1, 1]
+    assert block.branch3[0].conv.in_channels == 48 and block.branch3[0].conv.kernel_size == (5, 5)
+    assert block.out_channels == 16 + 32 + 8 + 8  # Table 1's 3a at a quarter width
+    with torch.no_grad():
+        assert naive(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert naive.num_features == 256
 
 
 # -- details checked against each paper and its authors' code (issue 8) -----------------------

@@ -1,7 +1,7 @@
 """AlexNet: Krizhevsky, Sutskever & Hinton, "ImageNet Classification with Deep Convolutional
 Neural Networks", NeurIPS 2012.
 
-Three networks:
+Four networks:
 
 * ``alexnet_paper``: the 2012 network of Sec. 3 / Figure 2. Five convolutions (96-256-384-
   384-256), ReLU (Sec. 3.1), the two-GPU split (Sec. 3.2) as ``groups=2`` on conv2, conv4 and
@@ -14,13 +14,19 @@ Three networks:
   64-192-384-256-256 channels, no LRN, no groups, dropout on the *inputs* of fc6 and fc7, and
   PyTorch's default initialisation. Its state_dict loads unchanged.
 * ``alexnet_cifar``: the paper's design scaled to 32x32 inputs (see its docstring).
+* ``alexnet_fig1``: a four-layer CIFAR-10 network for Figure 1's ReLU-vs-tanh experiment,
+  which the paper does not specify (ours: cuda-convnet's example, see its docstring).
+
+``alexnet_paper`` and ``alexnet_cifar`` take ``lrn`` and ``overlap``, the LRN and
+overlapping-pooling ablations of Sec. 3.3 and 3.4.
 
 The ImageNet networks end in a 6x6 adaptive average pool, an identity at their default input
 size that lets them take larger images.
 
 Feature stages (``feature_info``), by VGG's rule as timm has it: the map before each max pool
 (conv1's and conv2's after their ReLU, or LRN, and conv5's), then pool5's output; reductions
-4, 8, 16, 32 for the ImageNet networks (55, 27, 13, 6 pixels at 224: the pools round down).
+4, 8, 16, 32 for the ImageNet networks (55, 27, 13, 6 pixels at 224: the pools round down);
+``alexnet_fig1``'s before each of its max and average pools, then pool3's output.
 """
 
 from __future__ import annotations
@@ -76,32 +82,48 @@ class AlexNet(ConvNet):
 
 
 def paper_features(
-    conv1: nn.Conv2d, widths: tuple[int, int, int, int], groups: int, activation: str
+    conv1: nn.Conv2d,
+    widths: tuple[int, int, int, int],
+    groups: int,
+    activation: str,
+    lrn: bool = True,
+    overlap: bool = True,
 ) -> nn.Sequential:
     """Figure 2's five convolutions from ``conv1``: ReLU after each (Sec. 3.1), LRN after the
     ReLUs of conv1 and conv2 (Sec. 3.3), overlapping 3x3/2 max pooling after them and after
     conv5 (Sec. 3.4). ``widths`` are conv2..conv5's channels; ``groups=2`` gives conv2, conv4
-    and conv5 the two-GPU split of Sec. 3.2 (conv3 sees both GPUs' maps)."""
+    and conv5 the two-GPU split of Sec. 3.2 (conv3 sees both GPUs' maps).
+
+    The two ablations the paper reports: ``lrn=False`` leaves out ``norm1`` and ``norm2``
+    (Sec. 3.3: LRN "reduces our top-1 and top-5 error rates by 1.4% and 1.2%"; LRN has no
+    parameters, so the state_dict keys stay the same), and ``overlap=False`` pools 2x2/2,
+    the traditional non-overlapping "s = z = 2" that Sec. 3.4 compares against (0.4% and
+    0.3% worse)."""
     c2, c3, c4, c5 = widths
-    return nn.Sequential(
-        OrderedDict(
-            conv1=conv1,
-            act1=make_activation(activation),
-            norm1=paper_lrn(),
-            pool1=nn.MaxPool2d(3, stride=2),
-            conv2=nn.Conv2d(conv1.out_channels, c2, 5, padding=2, groups=groups),
-            act2=make_activation(activation),
-            norm2=paper_lrn(),
-            pool2=nn.MaxPool2d(3, stride=2),
-            conv3=nn.Conv2d(c2, c3, 3, padding=1),
-            act3=make_activation(activation),
-            conv4=nn.Conv2d(c3, c4, 3, padding=1, groups=groups),
-            act4=make_activation(activation),
-            conv5=nn.Conv2d(c4, c5, 3, padding=1, groups=groups),
-            act5=make_activation(activation),
-            pool5=nn.MaxPool2d(3, stride=2),
-        )
+    layers: dict[str, nn.Module] = dict(conv1=conv1, act1=make_activation(activation))
+    if lrn:
+        layers["norm1"] = paper_lrn()
+    layers["pool1"] = _max_pool(overlap)
+    layers["conv2"] = nn.Conv2d(conv1.out_channels, c2, 5, padding=2, groups=groups)
+    layers["act2"] = make_activation(activation)
+    if lrn:
+        layers["norm2"] = paper_lrn()
+    layers |= dict(
+        pool2=_max_pool(overlap),
+        conv3=nn.Conv2d(c2, c3, 3, padding=1),
+        act3=make_activation(activation),
+        conv4=nn.Conv2d(c3, c4, 3, padding=1, groups=groups),
+        act4=make_activation(activation),
+        conv5=nn.Conv2d(c4, c5, 3, padding=1, groups=groups),
+        act5=make_activation(activation),
+        pool5=_max_pool(overlap),
     )
+    return nn.Sequential(OrderedDict(layers))
+
+
+def _max_pool(overlap: bool) -> nn.MaxPool2d:
+    """Sec. 3.4's overlapping pooling, z = 3 and s = 2, or non-overlapping s = z = 2."""
+    return nn.MaxPool2d(3, stride=2) if overlap else nn.MaxPool2d(2, stride=2)
 
 
 def paper_classifier(
@@ -142,11 +164,20 @@ def _paper_init(model: AlexNet) -> None:
     notes="The 2012 network: LRN, two-GPU groups on conv2/4/5, 60,965,224 parameters.",
 )
 def alexnet_paper(
-    num_classes: int, in_chans: int, *, activation: str = "relu", drop_rate: float = 0.5
+    num_classes: int,
+    in_chans: int,
+    *,
+    activation: str = "relu",
+    drop_rate: float = 0.5,
+    lrn: bool = True,
+    overlap: bool = True,
 ) -> AlexNet:
-    """AlexNet as published (Figure 2), with the two GPUs' towers as grouped convolutions."""
+    """AlexNet as published (Figure 2), with the two GPUs' towers as grouped convolutions.
+
+    ``lrn=False`` and ``overlap=False`` are the ablations of Sec. 3.3 and 3.4 (see
+    :func:`paper_features`); 2x2/2 pools give the same 27, 13, 6 pixel maps at 227."""
     conv1 = nn.Conv2d(in_chans, 96, 11, stride=4)
-    features = paper_features(conv1, (256, 384, 384, 256), groups=2, activation=activation)
+    features = paper_features(conv1, (256, 384, 384, 256), 2, activation, lrn, overlap)
     classifier = paper_classifier(256 * 6 * 6, 4096, num_classes, activation, drop_rate)
     model = AlexNet(features, classifier, num_classes, in_chans)
     _paper_init(model)
@@ -206,7 +237,13 @@ def alexnet(
     notes="AlexNet's design scaled to 32x32 (5x5/1 conv1, no groups, 1024-wide FC).",
 )
 def alexnet_cifar(
-    num_classes: int, in_chans: int, *, activation: str = "relu", drop_rate: float = 0.5
+    num_classes: int,
+    in_chans: int,
+    *,
+    activation: str = "relu",
+    drop_rate: float = 0.5,
+    lrn: bool = True,
+    overlap: bool = True,
 ) -> AlexNet:
     """AlexNet for 32x32 images.
 
@@ -218,8 +255,55 @@ def alexnet_cifar(
     3x3 map (4096-wide ones would hold 90% of the parameters for 10 classes), and PyTorch's
     default initialisation (the N(0, 0.01) of Sec. 5 is built into ``alexnet_paper`` only).
     Spatial sizes: 32 -> 15 -> 7 -> 3.
+
+    Ablations (:func:`paper_features`): ``lrn=False`` without LRN (Sec. 3.3),
+    ``overlap=False`` with 2x2/2 max pools (Sec. 3.4), which give 16, 8 and 4 pixel maps; the
+    3x3 adaptive average pool before fc6 keeps the classifier and the parameter count.
     """
     conv1 = nn.Conv2d(in_chans, 64, 5, padding=2)
-    features = paper_features(conv1, (192, 384, 256, 256), groups=1, activation=activation)
+    features = paper_features(conv1, (192, 384, 256, 256), 1, activation, lrn, overlap)
     classifier = paper_classifier(256 * 3 * 3, 1024, num_classes, activation, drop_rate)
     return AlexNet(features, classifier, num_classes, in_chans, pool_size=3)
+
+
+@register(
+    depth=4,
+    input_size=(3, 32, 32),
+    min_input_size=8,  # three 3x3/2 ceil-mode pools: 8 -> 4 -> 2 -> 1
+    dataset="cifar10",
+    num_classes=10,
+    params=89_578,
+    notes="Figure 1's four-layer CNN (ReLU vs tanh on CIFAR-10); the paper does not specify "
+    "it: ours is cuda-convnet's CIFAR-10 example (3 convs, max/avg pools, one FC layer).",
+)
+def alexnet_fig1(num_classes: int, in_chans: int, *, activation: str = "relu") -> AlexNet:
+    """The "four-layer convolutional neural network" of Figure 1 (Sec. 3.1: with ReLUs it
+    reaches 25% training error on CIFAR-10 six times faster than with tanh units).
+
+    The paper gives no layers; this choice is ours: the network of Krizhevsky's own
+    cuda-convnet examples for CIFAR-10. conv1 32 5x5 filters, max pool 3x3/2; conv2 32 5x5,
+    average pool 3x3/2; conv3 64 5x5, average pool 3x3/2; one fully connected layer over
+    the 64x4x4 map. Convolutions are padded by 2, and the pools cover the edge as
+    cuda-convnet's do (``ceil_mode``), so 32 -> 16 -> 8 -> 4. The conv/pool stack is the
+    one shared by ``layers-80sec.cfg`` and ``layers-18pct.cfg``; the single FC layer is
+    ``layers-18pct.cfg``'s (``layers-80sec.cfg`` adds a 64-unit hidden FC layer, five weight
+    layers), without its two within-map response normalisations. ``activation`` follows each
+    conv (after the max pool in cuda-convnet: the same, as max pooling commutes with
+    monotonic functions). PyTorch's default initialisation.
+    """
+    act = functools.partial(make_activation, activation)
+    features = nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(in_chans, 32, 5, padding=2),
+            act1=act(),
+            pool1=nn.MaxPool2d(3, stride=2, ceil_mode=True),
+            conv2=nn.Conv2d(32, 32, 5, padding=2),
+            act2=act(),
+            pool2=nn.AvgPool2d(3, stride=2, ceil_mode=True),
+            conv3=nn.Conv2d(32, 64, 5, padding=2),
+            act3=act(),
+            pool3=nn.AvgPool2d(3, stride=2, ceil_mode=True),
+        )
+    )
+    classifier = nn.Sequential(OrderedDict(fc4=nn.Linear(64 * 4 * 4, num_classes)))
+    return AlexNet(features, classifier, num_classes, in_chans, pool_size=4)

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from moderncnn.models.base import ConvNet
+from moderncnn.models.layers import scaled
 from moderncnn.models.registry import ReportedError, register_model
 
 register = functools.partial(
@@ -113,6 +114,9 @@ class Inception(nn.Module):
         ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj: Table 1's columns.
         conv_block: conv factory (``BasicConv2d`` with or without BN).
         kernel_5x5: 5 for the paper; 3 reproduces torchvision's branch.
+        reductions: the 1x1 convs before the 3x3 and 5x5 (Sec. 4). Without them the 3x3
+            and 5x5 convolve the block's input, as in Figure 2(a)'s naive module, and
+            ``ch3x3red``, ``ch5x5red`` are unused; the pool projection stays.
     """
 
     def __init__(
@@ -126,17 +130,13 @@ class Inception(nn.Module):
         pool_proj: int,
         conv_block: ConvBlock = BasicConv2d,
         kernel_5x5: int = 5,
+        reductions: bool = True,
     ) -> None:
         super().__init__()
+        branch = functools.partial(_reduced_conv, conv_block, in_channels, reductions)
         self.branch1 = conv_block(in_channels, ch1x1, kernel_size=1)
-        self.branch2 = nn.Sequential(
-            conv_block(in_channels, ch3x3red, kernel_size=1),
-            conv_block(ch3x3red, ch3x3, kernel_size=3, padding=1),
-        )
-        self.branch3 = nn.Sequential(
-            conv_block(in_channels, ch5x5red, kernel_size=1),
-            conv_block(ch5x5red, ch5x5, kernel_size=kernel_5x5, padding=kernel_5x5 // 2),
-        )
+        self.branch2 = branch(ch3x3red, ch3x3, 3)
+        self.branch3 = branch(ch5x5red, ch5x5, kernel_5x5)
         self.branch4 = nn.Sequential(
             nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
             conv_block(in_channels, pool_proj, kernel_size=1),
@@ -146,6 +146,18 @@ class Inception(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branches = (self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x))
         return torch.cat(branches, 1)
+
+
+def _reduced_conv(
+    conv_block: ConvBlock, in_channels: int, reductions: bool, reduce: int, out: int, kernel: int
+) -> nn.Sequential:
+    """A 1x1 conv down to ``reduce`` channels, then the ``kernel`` x ``kernel`` conv (Figure
+    2(b)); without ``reductions`` the ``kernel`` x ``kernel`` conv alone, on the block's
+    input (Figure 2(a))."""
+    conv = functools.partial(conv_block, out_channels=out, kernel_size=kernel, padding=kernel // 2)
+    if not reductions:
+        return nn.Sequential(conv(in_channels))
+    return nn.Sequential(conv_block(in_channels, reduce, kernel_size=1), conv(reduce))
 
 
 class InceptionAux(nn.Module):
@@ -194,6 +206,9 @@ class GoogLeNet(ConvNet):
         drop_rate: dropout before the classifier (0.4 in the paper, 0.2 in torchvision).
         transform_input: convert ImageNet-normalised input to the (x - 0.5) / 0.5 scaling
             torchvision's released weights expect.
+        width: multiplies the stem's and every inception column's channels (rounded, at
+            least 1); the aux heads and the classifier read the widths they are given.
+        reductions: the inception blocks' 1x1 reductions (:class:`Inception`).
     """
 
     aux_parts = ("aux1", "aux2")
@@ -206,6 +221,8 @@ class GoogLeNet(ConvNet):
         aux_logits: bool,
         drop_rate: float,
         transform_input: bool = False,
+        width: float = 1.0,
+        reductions: bool = True,
     ) -> None:
         super().__init__(num_classes, in_chans)
         if isinstance(variant, str) and variant not in VARIANTS:
@@ -215,51 +232,66 @@ class GoogLeNet(ConvNet):
         v = VARIANTS[variant] if isinstance(variant, str) else variant
         self.transform_input = transform_input
         conv_block = functools.partial(BasicConv2d, batch_norm=v.batch_norm)
+        c64, c192 = scaled(64, width), scaled(192, width)
 
         # Stem (Table 1's first rows). The CIFAR variant keeps only a 3x3 conv with 192 maps.
         cifar = v.stem == "cifar"
         self.conv1 = (
-            conv_block(in_chans, 192, kernel_size=3, padding=1)
+            conv_block(in_chans, c192, kernel_size=3, padding=1)
             if cifar
-            else conv_block(in_chans, 64, kernel_size=7, stride=2, padding=3)
+            else conv_block(in_chans, c64, kernel_size=7, stride=2, padding=3)
         )
         self.maxpool1 = None if cifar else nn.MaxPool2d(3, stride=2, ceil_mode=True)
         # bvlc_googlenet's LRNs: size 5, alpha 1e-4 (Caffe divides it by the size, as PyTorch
         # does), beta 0.75, k 1.
         self.norm1 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75) if v.lrn else None
-        self.conv2 = None if cifar else conv_block(64, 64, kernel_size=1)
-        self.conv3 = None if cifar else conv_block(64, 192, kernel_size=3, padding=1)
+        self.conv2 = None if cifar else conv_block(c64, c64, kernel_size=1)
+        self.conv3 = None if cifar else conv_block(c64, c192, kernel_size=3, padding=1)
         self.norm2 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75) if v.lrn else None
         self.maxpool2 = None if cifar else nn.MaxPool2d(3, stride=2, ceil_mode=True)
 
-        block = functools.partial(Inception, conv_block=conv_block, kernel_5x5=v.kernel_5x5)
-        self.inception3a = block(192, *INCEPTION_TABLE["3a"])
-        self.inception3b = block(256, *INCEPTION_TABLE["3b"])
+        channels = c192  # each block takes the previous one's output (192, 256, 480, ...)
+
+        def block(name: str) -> Inception:
+            nonlocal channels
+            columns = (scaled(c, width) for c in INCEPTION_TABLE[name])
+            inception = Inception(
+                channels, *columns, conv_block, v.kernel_5x5, reductions=reductions
+            )
+            channels = inception.out_channels
+            return inception
+
+        self.inception3a = block("3a")
+        self.inception3b = block("3b")
         self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        self.inception4a = block(480, *INCEPTION_TABLE["4a"])
-        self.inception4b = block(512, *INCEPTION_TABLE["4b"])
-        self.inception4c = block(512, *INCEPTION_TABLE["4c"])
-        self.inception4d = block(512, *INCEPTION_TABLE["4d"])
-        self.inception4e = block(528, *INCEPTION_TABLE["4e"])
+        self.inception4a = block("4a")
+        self.inception4b = block("4b")
+        self.inception4c = block("4c")
+        self.inception4d = block("4d")
+        self.inception4e = block("4e")
         self.maxpool4 = nn.MaxPool2d(v.pool4_kernel, stride=2, ceil_mode=True)
-        self.inception5a = block(832, *INCEPTION_TABLE["5a"])
-        self.inception5b = block(832, *INCEPTION_TABLE["5b"])
+        self.inception5a = block("5a")
+        self.inception5b = block("5b")
 
         if aux_logits:  # on 4a (512 maps) and 4d (528 maps), Sec. 5
-            self.aux1 = InceptionAux(512, num_classes, conv_block, paper_pool=v.aux_pool)
-            self.aux2 = InceptionAux(528, num_classes, conv_block, paper_pool=v.aux_pool)
+            aux = functools.partial(
+                InceptionAux, num_classes=num_classes, conv_block=conv_block,
+                paper_pool=v.aux_pool,
+            )  # fmt: skip
+            self.aux1 = aux(self.inception4a.out_channels)
+            self.aux2 = aux(self.inception4d.out_channels)
         else:
             self.aux1 = self.aux2 = None
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(drop_rate)
-        self.fc = nn.Linear(1024, num_classes)
-        self.classifier_widths = {"fc": 1024}
+        self.fc = nn.Linear(channels, num_classes)
+        self.classifier_widths = {"fc": channels}
         # Feature stages (timm's Inception v3 rule): the map before each max pool (conv1's,
         # the stem's last, 3b's, 4e's), then 5b's output. CIFAR's stem is one conv, no pool.
         stages = (
-            [("conv1", 192, 1)]
+            [("conv1", c192, 1)]
             if cifar
-            else [("conv1", 64, 2), ("norm2" if v.lrn else "conv3", 192, 4)]
+            else [("conv1", c64, 2), ("norm2" if v.lrn else "conv3", c192, 4)]
         )
         r = 1 if cifar else 8  # 3b's reduction: the stem's strides
         for name, reduction in (("inception3b", r), ("inception4e", 2 * r), ("inception5b", 4 * r)):
@@ -394,7 +426,14 @@ def googlenet(
     params=5_871_914,
     notes="32x32 stem (one 3x3 conv, 192 channels), then Table 1's inception stack with BN.",
 )
-def googlenet_cifar(num_classes: int, in_chans: int, *, drop_rate: float = 0.4) -> GoogLeNet:
+def googlenet_cifar(
+    num_classes: int,
+    in_chans: int,
+    *,
+    drop_rate: float = 0.4,
+    width: float = 1.0,
+    reductions: bool = True,
+) -> GoogLeNet:
     """GoogLeNet for 32x32 images.
 
     Kept: Table 1's nine inception blocks with their channel counts and true 5x5 branches, the
@@ -403,5 +442,16 @@ def googlenet_cifar(num_classes: int, in_chans: int, *, drop_rate: float = 0.4) 
     with 192 filters that keeps the 32x32 resolution, so the inception stages see 32, 16 and
     8 pixel maps instead of 28, 14 and 7; BN after every conv (trains from scratch without
     the paper's auxiliary heads, which are dropped: they matter for 22 layers on ImageNet).
+
+    Options: ``width`` multiplies the stem's 192 channels and every column of Table 1
+    (rounded, at least 1). ``reductions=False`` removes the 1x1 reductions before the 3x3
+    and 5x5 convolutions, which then see the block's whole input (Sec. 4, Figure 2(a)
+    against 2(b)). Figure 2(a)'s naive module also has no 1x1 projection after its max pool,
+    so its output would carry all its input channels and widen from block to block; the
+    projection is kept here, so that each block's output keeps Table 1's width and only the
+    reductions differ.
     """
-    return GoogLeNet("cifar", num_classes, in_chans, aux_logits=False, drop_rate=drop_rate)
+    return GoogLeNet(
+        "cifar", num_classes, in_chans, aux_logits=False, drop_rate=drop_rate, width=width,
+        reductions=reductions,
+    )  # fmt: skip

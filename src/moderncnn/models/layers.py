@@ -38,6 +38,14 @@ def check_drop_rate(drop_rate: float) -> float:
     return drop_rate
 
 
+def scaled(channels: int, width: float) -> int:
+    """``channels`` times a width multiplier, rounded, at least 1; ValueError unless
+    ``width`` > 0."""
+    if not width > 0:
+        raise ValueError(f"width must be positive, got {width}")
+    return max(1, round(channels * width))
+
+
 def fc_head(classifier: nn.Sequential, x: torch.Tensor, pre_logits: bool) -> torch.Tensor:
     """Run AlexNet's / VGG's fully connected ``classifier`` on flattened features: every layer
     but the last (fc6, fc7 with their ReLUs and dropouts), then, unless ``pre_logits``, the
@@ -49,17 +57,18 @@ def fc_head(classifier: nn.Sequential, x: torch.Tensor, pre_logits: bool) -> tor
 
 
 def pooled_stages(features: nn.Sequential, prefix: str = "features") -> list[dict[str, Any]]:
-    """Feature stages of a conv/max-pool stack (AlexNet, VGG), by timm's VGG rule: the map
-    before each max pool (the ReLU's, or the LRN's where one follows it), then the last
-    layer's output. Channels are the last conv's, reductions the product of the strides."""
+    """Feature stages of a conv/pool stack (AlexNet, VGG), by timm's VGG rule: the map
+    before each pool, max or average (the ReLU's, or the LRN's where one follows it), then
+    the last layer's output. Channels are the last conv's, reductions the product of the
+    strides."""
     stages = []
     channels, reduction, previous = 0, 1, ""
     for name, m in features.named_children():
-        if isinstance(m, nn.MaxPool2d):
+        if isinstance(m, nn.MaxPool2d | nn.AvgPool2d):
             stages.append(dict(num_chs=channels, reduction=reduction, module=previous))
         if isinstance(m, nn.Conv2d):
             channels = m.out_channels
-        if isinstance(m, nn.Conv2d | nn.MaxPool2d):
+        if isinstance(m, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
             stride = m.stride
             reduction *= stride if isinstance(stride, int) else stride[0]
         previous = f"{prefix}.{name}"
