@@ -419,8 +419,13 @@ def test_alexnet_lrn_and_overlap_ablations() -> None:
     for model in (no_lrn, no_overlap):
         assert n_params(model) == n_params(default) == 5_871_434
     assert model_info("alexnet_cifar").options == {
-        "activation": "relu", "drop_rate": 0.5, "lrn": True, "overlap": True,
+        "activation": "relu", "drop_rate": 0.5, "lrn": True, "overlap": True, "width": 1.0,
     }  # fmt: skip
+    # width halves the convolutions (32-96-192-128-128 channels), not the 1024-wide FC layers
+    convs = [(3, 32, 25), (32, 96, 25), (96, 192, 9), (192, 128, 9), (128, 128, 9)]
+    fcs = [(128 * 9, 1024), (1024, 1024), (1024, 10)]
+    expected = sum(i * o * k + o for i, o, k in convs) + sum(i * o + o for i, o in fcs)
+    assert n_params(create_model("alexnet_cifar", width=0.5)) == expected == 2_854_826
 
 
 def test_alexnet_fig1_is_a_four_layer_cnn() -> None:

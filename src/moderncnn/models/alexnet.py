@@ -39,7 +39,7 @@ from torch import nn
 
 from moderncnn.models.base import ConvNet
 from moderncnn.models.layers import activation as make_activation
-from moderncnn.models.layers import fc_head, paper_lrn, pooled_stages
+from moderncnn.models.layers import fc_head, paper_lrn, pooled_stages, scaled
 from moderncnn.models.registry import ReportedError, register_model
 
 register = functools.partial(
@@ -244,6 +244,7 @@ def alexnet_cifar(
     drop_rate: float = 0.5,
     lrn: bool = True,
     overlap: bool = True,
+    width: float = 1.0,
 ) -> AlexNet:
     """AlexNet for 32x32 images.
 
@@ -259,10 +260,13 @@ def alexnet_cifar(
     Ablations (:func:`paper_features`): ``lrn=False`` without LRN (Sec. 3.3),
     ``overlap=False`` with 2x2/2 max pools (Sec. 3.4), which give 16, 8 and 4 pixel maps; the
     3x3 adaptive average pool before fc6 keeps the classifier and the parameter count.
+    ``width`` multiplies the convolutions' channels (not the FC layers'), for experiments that
+    must train in minutes on a CPU.
     """
-    conv1 = nn.Conv2d(in_chans, 64, 5, padding=2)
-    features = paper_features(conv1, (192, 384, 256, 256), 1, activation, lrn, overlap)
-    classifier = paper_classifier(256 * 3 * 3, 1024, num_classes, activation, drop_rate)
+    c1, c2, c3, c4, c5 = (scaled(c, width) for c in (64, 192, 384, 256, 256))
+    conv1 = nn.Conv2d(in_chans, c1, 5, padding=2)
+    features = paper_features(conv1, (c2, c3, c4, c5), 1, activation, lrn, overlap)
+    classifier = paper_classifier(c5 * 3 * 3, 1024, num_classes, activation, drop_rate)
     return AlexNet(features, classifier, num_classes, in_chans, pool_size=3)
 
 
