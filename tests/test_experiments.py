@@ -40,7 +40,7 @@ def test_catalogue_is_complete_and_valid_at_every_budget(tmp_path: Path) -> None
             for run in runs:
                 assert run.command.startswith(f"moderncnn train {run.arm.model} --recipe ")
                 assert f"--output {run.config.output}" in run.command
-        assert paper_images(exp) > 0
+        assert len(paper_images(exp)) == len(exp.arms) and min(paper_images(exp)) > 0
 
 
 def test_identical_arms_share_a_run(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from moderncnn.experiments.catalog import EXPERIMENTS
+from moderncnn.experiments.catalog import EXPERIMENTS, NOISE_FLOOR
 from moderncnn.experiments.runner import DEFAULT_OUT, budget_of
 from moderncnn.experiments.spec import Experiment
 from moderncnn.io import atomic_write
@@ -28,18 +28,39 @@ def load_results(results_dir: str | Path, level: str) -> dict[str, dict[str, Any
     return found
 
 
-def paper_images(exp: Experiment) -> int:
-    """Training images all arms of ``exp`` see at the paper budget on CIFAR-10 (one seed)."""
+def paper_images(exp: Experiment) -> list[int]:
+    """Training images each arm of ``exp`` sees at the paper budget on CIFAR-10 (one seed)."""
     budget = budget_of(exp, "paper")
     if budget.train is None:
-        return 0
-    total = 0
+        return []
+    images = []
     for arm in exp.arms:
         cfg = resolve_config(arm.model, arm.recipe, **{**budget.train, **arm.train},
                              data_dir="cifar10")  # fmt: skip
         train = CIFAR10_TRAIN - cfg.val_size
-        total += cfg.iterations * cfg.batch_size if cfg.iterations else cfg.epochs * train
-    return total
+        images.append(cfg.iterations * cfg.batch_size if cfg.iterations else cfg.epochs * train)
+    return images
+
+
+def _paper_budget(exp: Experiment, r: dict[str, Any] | None) -> list[str]:
+    """What the paper budget costs: images, and hours at the measured throughput."""
+    images = paper_images(exp)
+    if not images:
+        return []
+    text = (
+        f"At the paper budget (`--budget paper`: the papers' recipes, for a GPU) the arms "
+        f"see {sum(images):,} training images in all"
+    )
+    speeds = [
+        a["runs"][0]["images_per_s"] if r and a["runs"] else 0 for a in (r or {}).get("arms", [])
+    ]
+    if speeds and all(speeds):
+        hours = sum(n / v for n, v in zip(images, speeds, strict=True)) / 3600
+        text += (
+            f": {hours:.0f} hours on this CPU at the throughput measured here (more where the "
+            "quick budget narrowed a network)"
+        )
+    return [text + ".", ""]
 
 
 def write_report(
@@ -63,9 +84,25 @@ def write_report(
         "```",
         "",
         "Finished runs are reused and interrupted ones resume, so a set can run in several "
-        "sittings. A verdict is *supported* when the difference is in the claimed direction "
-        "by more than seed noise, *inconclusive* when it is within it, *not supported* when it "
-        "goes the other way.",
+        "sittings; identical arms of different experiments (ResNet-20 in four of them) are one "
+        "run. A verdict is *supported* when the difference is in the claimed direction by more "
+        f"than seed noise (twice the spread over seeds; with one seed, {NOISE_FLOOR:g} point of "
+        "error), "
+        "*inconclusive* when it is within it, *not supported* when it goes the other way, and "
+        "*partly supported* when a claim's parts disagree.",
+        "",
+        "Adding an experiment is a few lines in the catalogue:",
+        "",
+        "```python",
+        "_add(Experiment(",
+        '    name="zero_init", claim="zero-initialised residual branches train faster",',
+        '    source="Goyal et al. 2017, Sec. 5.1", paper="...",',
+        '    arms=(Arm("default", "resnet56"),',
+        '          Arm("zero gamma", "resnet56", {"zero_init_residual": True})),',
+        '    budgets={"smoke": SMOKE, "quick": QUICK, "paper": PAPER},',
+        '    metric=TRAIN_ERROR, judge=_judge_pairs([("zero gamma", "default")]), plot="curves",',
+        "))",
+        "```",
         "",
         "| experiment | claim | paper | verdict |",
         "|---|---|---|---|",
@@ -82,13 +119,7 @@ def write_report(
             lines += [f"Not run at the {level} budget yet.", ""]
         else:
             lines += _measured(r, figures, Path(results_dir) / level / name, out.parent)
-        images = paper_images(exp)
-        if images:
-            lines += [
-                f"At the paper budget (`--budget paper`, the papers' recipes, for a GPU) its "
-                f"arms see {images:,} training images in all.",
-                "",
-            ]
+        lines += _paper_budget(exp, r)
     text = "\n".join(lines).rstrip() + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda p: p.write_text(text))

@@ -10,7 +10,7 @@ from torch import nn
 
 from moderncnn.inspect.probe import InputSize, build_meta
 from moderncnn.inspect.summary import Summary, summarize
-from moderncnn.models.googlenet import BasicConv2d, GoogLeNet, Inception
+from moderncnn.models.googlenet import GoogLeNet
 
 #: The map the two convolution examples run on: 128 channels, 28x28 pixels.
 EXAMPLE_INPUT = (128, 28, 28)
@@ -97,38 +97,17 @@ def reduction_1x1() -> Example:
     )
 
 
-def without_reductions(model: GoogLeNet) -> GoogLeNet:
-    """Remove every Inception block's 1x1 reductions in place: each 3x3 and 5x5 convolution
-    takes the block's full input (Figure 2(a)'s naive module). Output widths, the pool
-    projection and so the rest of the network stay as they are."""
-    device = next(model.parameters()).device
-    for block in model.modules():
-        if not isinstance(block, Inception):
-            continue
-        for name in ("branch2", "branch3"):
-            reduce, conv = getattr(block, name)
-            with torch.device(device):
-                full = BasicConv2d(
-                    reduce.conv.in_channels,
-                    conv.conv.out_channels,
-                    batch_norm=conv.bn is not None,
-                    kernel_size=conv.conv.kernel_size,
-                    padding=conv.conv.padding,
-                )
-            setattr(block, name, nn.Sequential(full))
-    return model
-
-
 def googlenet_reductions() -> Example:
     """The paper's GoogLeNet with and without its 1x1 reductions (Sec. 4, Table 1)."""
-    name, options = "googlenet_paper", {"aux_logits": False}
-    with_red, size = build_meta(name, None, **options)
-    naive, _ = build_meta(name, None, **options)
+    name = "googlenet_paper"
+    with_red, size = build_meta(name, None, aux_logits=False)
+    with torch.device("meta"):  # Figure 2(a)'s blocks, the pool projection kept
+        naive = GoogLeNet("paper", 1000, 3, aux_logits=False, drop_rate=0.4, reductions=False)
     return _example(
         "GoogLeNet with and without its 1x1 reductions (Sec. 4, Table 1)",
         size,
         {
-            f"{name} without reductions (3x3, 5x5 fed the full input)": without_reductions(naive),
+            f"{name} without reductions (3x3, 5x5 fed the full input)": naive.eval(),
             f"{name} as published": with_red,
         },
         "Whole networks without auxiliary heads: all parameters, biases included.",
