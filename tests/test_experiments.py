@@ -153,8 +153,12 @@ def test_finished_runs_are_reused_and_killed_ones_resume(
 
 
 def test_report(smoke: Path, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    discussion = tmp_path / "docs" / "lecture-discussion.toml"
+    discussion.write_text('filters = "Edges, as in Figure 3."\n')
     out = write_report(smoke, "smoke", tmp_path / "docs" / "lecture.md")
     text = out.read_text()
+    assert "**Discussion.** Edges, as in Figure 3." in text
     for i, name in enumerate(EXPERIMENTS, 1):
         assert f"## {i}. {name}" in text
         assert (tmp_path / "docs" / "lecture" / f"{name}.png").is_file()
@@ -165,6 +169,9 @@ def test_report(smoke: Path, tmp_path: Path) -> None:
     shutil.copytree(smoke / "smoke" / "filters", partial / "smoke" / "filters")
     text = write_report(partial, "smoke", tmp_path / "p.md").read_text()
     assert "Not run at the smoke budget yet." in text
+    discussion.write_text('nope = "x"\n')
+    with pytest.raises(ConfigError, match="unknown: \\['nope'\\]"):
+        write_report(smoke, "smoke", tmp_path / "docs" / "lecture.md")
 
 
 def test_list_command(capsys) -> None:

@@ -20,10 +20,10 @@ from moderncnn.experiments.spec import Arm, ArmResult, Budget, Experiment, Metri
 #: Narrower networks at the smoke and quick budgets (channel multipliers), so that the large
 #: CIFAR networks train for several epochs in minutes on two cores.
 NARROW: dict[str, dict[str, Any]] = {
-    "alexnet_cifar": {"width": 0.5},
+    "alexnet_cifar": {"width": 0.25},
     "vgg13_cifar": {"width": 0.25},
     "vgg16_cifar": {"width": 0.25},
-    "googlenet_cifar": {"width": 0.25},
+    "googlenet_cifar": {"width": 0.125},
 }
 SMOKE = Budget(
     train={"limit": 80, "val_size": 16, "iterations": 3, "batch_size": 16, "tensorboard": False},
@@ -114,7 +114,7 @@ def _noise(*arms: ArmResult) -> tuple[float, str]:
         return max(
             2 * max(spreads), 0.1
         ), f"twice the largest spread over {len(arms[0].values)} seeds"
-    return NOISE_FLOOR, f"one seed: {NOISE_FLOOR:g} points taken as seed noise"
+    return NOISE_FLOOR, f"one seed: noise floor {NOISE_FLOOR:g}"
 
 
 def lower(better: ArmResult, worse: ArmResult) -> tuple[str, str]:
@@ -328,9 +328,10 @@ _add(
         judge=_judge_relu,
         plot="curves",
         plot_args={"threshold": 25.0},
-        notes="The paper does not say which four-layer network; alexnet_fig1 is cuda-convnet's "
-        "layers-80sec.cfg (three 5x5 convolutions and a classifier), the network Krizhevsky's "
-        "own code shipped. No weight decay, augmentation or lr decay, as in Figure 1.",
+        notes="The paper does not say which four-layer network; alexnet_fig1 is our choice: "
+        "cuda-convnet's CIFAR-10 example stack (three 5x5 convolutions with max and average "
+        "pools) and one classifier layer (see its docstring). No weight decay, augmentation or lr "
+        "decay, as in Figure 1.",
     )
 )
 _add(
@@ -360,7 +361,7 @@ _add(
         ),
         plot="bars",
         notes="alexnet_cifar (AlexNet scaled to 32x32) on CIFAR-10 rather than the paper's "
-        "ImageNet; half its convolution widths at smoke and quick.",
+        "ImageNet; a quarter of its convolution widths at smoke and quick (16-48-96-64-64).",
     )
 )
 _add(
@@ -404,7 +405,7 @@ _add(
         judge=_judge_one_by_one,
         plot="bars",
         extra=_quiz,
-        notes="googlenet_cifar at a quarter of its widths at smoke and quick. Without reductions "
+        notes="googlenet_cifar at an eighth of its widths at smoke and quick. Without reductions "
         "the pool projection stays, so every block keeps Table 1's output width.",
     )
 )
@@ -533,8 +534,9 @@ _add(
         metric=Metric("smoothness", "correlation of adjacent filter weights", filter_smoothness),
         judge=_judge_filters,
         plot="filters",
-        notes="alexnet_cifar's 5x5 first layer (64 filters at half width: 32); for an ImageNet "
-        "network's 11x11 filters: moderncnn filters DEFAULT --model alexnet -o filters.png.",
+        notes="alexnet_cifar's 5x5 first layer (64 filters; 16 at the quarter width of smoke "
+        "and quick); for an ImageNet network's 11x11 filters: moderncnn filters DEFAULT "
+        "--model alexnet -o filters.png.",
     )
 )
 

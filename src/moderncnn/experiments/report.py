@@ -4,10 +4,13 @@ budget, machine and command) and the figure, assembled from the experiments' res
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import tomllib
 from pathlib import Path
 from typing import Any
 
+from moderncnn.errors import ConfigError
 from moderncnn.experiments.catalog import EXPERIMENTS, NOISE_FLOOR
 from moderncnn.experiments.runner import DEFAULT_OUT, budget_of
 from moderncnn.experiments.spec import Experiment
@@ -57,18 +60,35 @@ def _paper_budget(exp: Experiment, r: dict[str, Any] | None) -> list[str]:
     if speeds and all(speeds):
         hours = sum(n / v for n, v in zip(images, speeds, strict=True)) / 3600
         text += (
-            f": {hours:.0f} hours on this CPU at the throughput measured here (more where the "
+            f": {hours:.1f} hours on this CPU at the throughput measured here (more where the "
             "quick budget narrowed a network)"
         )
     return [text + ".", ""]
 
 
+def read_discussion(path: Path) -> dict[str, str]:
+    """Hand-written discussion of measured results, by experiment name (a TOML file of
+    strings): what a number means, why a claim did not hold at this budget."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{str(path)!r} is not valid TOML: {e}") from None
+    unknown = sorted(set(data) - set(EXPERIMENTS))
+    if unknown or not all(isinstance(v, str) for v in data.values()):
+        raise ConfigError(f"{str(path)!r}: give one string per experiment; unknown: {unknown}")
+    return data
+
+
 def write_report(
     results_dir: str | Path = DEFAULT_OUT, level: str = "quick", out: str | Path = "docs/lecture.md"
 ) -> Path:
-    """Write the report to ``out`` and copy the figures into ``OUT_STEM/`` beside it."""
+    """Write the report to ``out`` and copy the figures into ``OUT_STEM/`` beside it; the
+    discussion in ``OUT_STEM-discussion.toml`` beside it, when there, goes with each result."""
     out = Path(out)
     results = load_results(results_dir, level)
+    discussion = read_discussion(out.parent / f"{out.stem}-discussion.toml")
     figures = out.parent / out.stem
     lines = [
         "# The lecture's claims, measured",
@@ -119,6 +139,8 @@ def write_report(
             lines += [f"Not run at the {level} budget yet.", ""]
         else:
             lines += _measured(r, figures, Path(results_dir) / level / name, out.parent)
+            if name in discussion:
+                lines += [f"**Discussion.** {discussion[name].strip()}", ""]
         lines += _paper_budget(exp, r)
     text = "\n".join(lines).rstrip() + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +179,7 @@ def _measured(r: dict[str, Any], figures: Path, folder: Path, base: Path) -> lis
         lines += [f"*Notes.* {r['notes']}", ""]
     if r["extra"]:
         lines += ["Counts that need no training:", "", "```json"]
-        lines += [json.dumps(r["extra"], indent=1), "```", ""]
+        lines += [_compact_json(r["extra"]), "```", ""]
     if r["figure"]:
         figures.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(folder / r["figure"], figures / r["figure"])
@@ -165,6 +187,12 @@ def _measured(r: dict[str, Any], figures: Path, folder: Path, base: Path) -> lis
         lines += [f"![{r['experiment']}]({rel.as_posix()})", ""]
     lines += ["Command:", "", "```", r["command"], "```", ""]
     return lines
+
+
+def _compact_json(obj: object) -> str:
+    """Indented JSON with lists of numbers on one line."""
+    text = json.dumps(obj, indent=1)
+    return re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: "[" + re.sub(r"\s+", " ", m[1]) + "]", text)
 
 
 def _mean(runs: list[dict[str, Any]], key: str, fmt: str = ".2f") -> str:
