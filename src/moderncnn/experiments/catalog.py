@@ -49,6 +49,9 @@ PAPER = Budget(train={}, note="the papers' recipes unchanged (full data and sche
 #: One seed at quick leaves the spread unknown: differences below this many points of error
 #: count as within seed noise (short CIFAR runs vary by about this much from seed to seed).
 NOISE_FLOOR = 1.0
+#: Mean correlation of adjacent first-layer weights above which filters count as structured
+#: (ours, not the paper's: random filters give about 0).
+SMOOTH = 0.3
 
 
 # -- metrics --------------------------------------------------------------------------------
@@ -111,9 +114,8 @@ def _noise(*arms: ArmResult) -> tuple[float, str]:
     """The seed noise to compare against, and how it was obtained."""
     spreads = [a.spread for a in arms if not math.isnan(a.spread)]
     if len(spreads) == len(arms):
-        return max(
-            2 * max(spreads), 0.1
-        ), f"twice the largest spread over {len(arms[0].values)} seeds"
+        how = f"twice the largest spread over {len(arms[0].values)} seeds"
+        return max(2 * max(spreads), 0.1), how
     return NOISE_FLOOR, f"one seed: noise floor {NOISE_FLOOR:g}"
 
 
@@ -235,6 +237,8 @@ def _judge_dense(arms: list[ArmResult]) -> Verdict:
 
 
 def _judge_families(arms: list[ArmResult]) -> Verdict:
+    """Each later network (2015-17) against each earlier one with more parameters: lower
+    error beyond noise is the claim."""
     old = [a for a in arms if a.group == "2012-14"]
     new = [a for a in arms if a.group == "2015-17"]
     parts = [lower(n, o) for n in new for o in old if n.params < o.params]
@@ -242,11 +246,12 @@ def _judge_families(arms: list[ArmResult]) -> Verdict:
 
 
 def _judge_filters(arms: list[ArmResult]) -> Verdict:
+    """Structured filters: adjacent weights correlate above :data:`SMOOTH` (our threshold)."""
     a = arms[0]
     if not a.values:
         return Verdict("inconclusive", "no trained filters")
     s = a.mean
-    status = "supported" if s > 0.3 else "not supported"
+    status = "supported" if s > SMOOTH else "not supported"
     return Verdict(
         status,
         f"adjacent weights of the trained first-layer filters correlate {s:.2f} (random "
