@@ -129,7 +129,7 @@ def execute(run: PlannedRun) -> SeedRun:
     run_dir = Path(run.config.output)
     diverged = run_dir / "diverged.txt"
     if not (run_dir / "results.json").is_file() and not diverged.is_file():
-        resume = latest_checkpoint(run_dir) is not None if run_dir.is_dir() else False
+        resume = latest_checkpoint(run_dir) is not None
         log.info("%s %s: %s", "resuming" if resume else "training", run.arm.label, run.command)
         try:
             train(run.config, resume=resume)
