@@ -199,7 +199,8 @@ def test_resnet110_recipe_warms_up() -> None:
         assert (cfg.recipe, cfg.warmup_error, cfg.warmup) == ("resnet_cifar_warmup", 80, 2000)
         base = resolve_config(model, "resnet_cifar", data_dir="x")  # all else: resnet_cifar
         assert dataclasses.replace(cfg, recipe="resnet_cifar", warmup=0, warmup_error=0) == base
-        assert "base" not in cfg.to_toml() and "warmup_error = 80.0\n" in cfg.to_toml()
+        keys = [line.split(" = ")[0] for line in cfg.to_toml().splitlines()]
+        assert "base" not in keys and "warmup_error = 80.0\n" in cfg.to_toml()
     r56 = resolve_config("resnet56", data_dir="x")
     assert (r56.recipe, r56.warmup, r56.warmup_error) == ("resnet_cifar", 0, 0)
     assert default_recipe("resnet110", fast=True) == "resnet_cifar_fast"

@@ -9,6 +9,7 @@ from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
 from moderncnn.train.evaluate import evaluate_weights
 from moderncnn.train.plots import plot_confusion
+from moderncnn.train.tta import TTA_MODES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ten-crop", action="store_true", help="AlexNet's 10 crops: corners, centre, flips"
     )
+    p.add_argument(
+        "--tta",
+        choices=TTA_MODES,
+        default="none",
+        help="test-time augmentation: mean logits of the image and its mirror image (flip), "
+        "and of both shifted by a pixel (flip-translate; airbench's)",
+    )
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--limit", type=int, default=0, help="a fixed random subset of N images")
     p.add_argument(
@@ -64,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         args.data_dir,
         split=args.split,
         ten_crop=args.ten_crop,
+        tta=args.tta,
         batch_size=args.batch_size,
         limit=args.limit,
         device=args.device,
@@ -79,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     per_class = result.per_class_accuracy()
     counts = result.confusion.sum(1).tolist()
     crops = "10 crops" if args.ten_crop else "centre crop"
+    crops += f", {args.tta} test-time augmentation" if args.tta != "none" else ""
     if args.json:
         print_json(
             result.to_dict()

@@ -42,16 +42,27 @@ def crop_flip(
 
 
 def random_crop_flip_params(
-    n: int, augment: str, generator: torch.Generator
+    n: int, augment: str, generator: torch.Generator, alternated: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """(dx, dy, flip, pad) for ``n`` small images, as ``AUGMENTATIONS[augment]`` says."""
+    """(dx, dy, flip, pad) for ``n`` small images, as ``AUGMENTATIONS[augment]`` says; with
+    alternating flips, ``flip`` is ``alternated``, these images' flips in this epoch (see
+    :func:`alternating_flips`). The random draws are the same either way."""
     a = augmentation(augment, small=True)
     dx = torch.randint(0, 2 * a.pad + 1, (n,), generator=generator)
     dy = torch.randint(0, 2 * a.pad + 1, (n,), generator=generator)
     flip = torch.rand(n, generator=generator) < 0.5
     if not a.flip:
         flip.zero_()
+    elif a.alternate:
+        flip = alternated
     return dx, dy, flip, a.pad
+
+
+def alternating_flips(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """Whether each of ``n`` images is flipped in ``epoch`` (1-based) under alternating flips:
+    a fixed random half in odd epochs, the other half in even ones."""
+    first = torch.rand(n, generator=torch.Generator().manual_seed(seed)) < 0.5
+    return first ^ (epoch % 2 == 0)
 
 
 def ten_crop_params(pad: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -128,6 +139,9 @@ class Augmentation:
     #: small images: zero padding before a random crop of the image's size (None: not for them)
     pad: int | None = None
     flip: bool = False  #: small images: random horizontal flips
+    #: small images: each image's flip alternates from epoch to epoch, random in the first
+    #: (Jordan 2024, airbench: every image is seen both ways in any two epochs in a row)
+    alternate: bool = False
     #: large images: the steps on the uint8 image for a crop size (None: not for them)
     steps: Callable[[int], list[nn.Module]] | None = None
     jitter: float = 0.0  #: large images: brightness, contrast and saturation jitter
@@ -147,6 +161,12 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     # small images: 4-pixel zero padding, a random crop of the image's size, a flip
     "cifar": Augmentation(
         "He et al. 2016, Sec. 4.2; Huang et al. 2017, Sec. 4.1", pad=4, flip=True
+    ),
+    "cifar_altflip": Augmentation(
+        "He et al. 2016, Sec. 4.2, with Jordan 2024's alternating flips",
+        pad=4,
+        flip=True,
+        alternate=True,
     ),
     "flip": Augmentation("flips only", pad=0, flip=True),
     "none": Augmentation("no augmentation; large images: the centre crop", pad=0, steps=_centre),

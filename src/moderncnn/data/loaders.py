@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
 from moderncnn.data.augment import (
+    alternating_flips,
     augmentation,
     crop_flip,
     random_crop_flip_params,
@@ -219,11 +220,14 @@ class TensorLoader:
             return
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         perm = torch.randperm(len(self.labels), generator=g)
+        alternate = augmentation(self.augment, small=True).alternate
+        flips = alternating_flips(len(self.labels), self.seed, self.epoch) if alternate else None
         # positions in the global batch of this rank's part of each micro-batch
         parts = torch.arange(self.batch_size).view(self.accum, self.world, -1)[:, self.rank]
         for step in range(len(self) // self.accum):
             batch = perm[step * self.batch_size : (step + 1) * self.batch_size]
-            params = random_crop_flip_params(self.batch_size, self.augment, g)
+            alternated = flips[batch] if flips is not None else None
+            params = random_crop_flip_params(self.batch_size, self.augment, g, alternated)
             for mine in parts:
                 idx = batch[mine].to(self.device, non_blocking=True)
                 dx, dy, flip = (p[mine].to(self.device, non_blocking=True) for p in params[:3])

@@ -16,7 +16,8 @@ from typing import Any
 from moderncnn.data.augment import AUGMENTATIONS
 from moderncnn.errors import ConfigError
 from moderncnn.models import model_info
-from moderncnn.train.schedule import SCHEDULES, WARMUP_WINDOW
+from moderncnn.train.schedule import SCHEDULES, WARMUP_MODES, WARMUP_WINDOW
+from moderncnn.train.tta import TTA_MODES
 
 
 def _opt(help: str, choices: tuple[str, ...] = (), **kw: Any) -> Any:
@@ -84,7 +85,17 @@ class TrainConfig:
     gamma: float = _opt("step / plateau factor", default=0.1)
     patience: int = _opt("plateau: epochs without a better validation error", default=3)
     warmup: int = _opt(
-        "iterations at lr/10 first; with warmup_error, the most (He et al. Sec. 4.2)", default=0
+        "iterations of warm-up first; with warmup_error, the most (He et al. Sec. 4.2)", default=0
+    )
+    warmup_mode: str = _opt(
+        "warm-up at lr/10 (He et al. 2016, Sec. 4.2) or a linear ramp to lr (Goyal et al. 2017)",
+        WARMUP_MODES,
+        default="constant",
+    )
+    lr_base_size: int = _opt(
+        "linear scaling rule: lr is the rate of batches of this size and scales with "
+        "batch_size (Goyal et al. 2017, Sec. 2.1; 0: lr as given)",
+        default=0,
     )
     warmup_error: float = _opt(
         f"end warm-up once the training top-1 error of the last {WARMUP_WINDOW} mini-batches "
@@ -94,6 +105,18 @@ class TrainConfig:
     label_smoothing: float = _opt("cross-entropy label smoothing", default=0.0)
     aux_weight: float = _opt("weight of auxiliary classifiers' losses", default=0.3)
     drop_rate: float = _opt("the model's dropout rate (-1: the model's default)", default=-1.0)
+    ema_decay: float = _opt(
+        "validate and test an exponential moving average of the weights, with this decay per "
+        "update (0: off; e.g. 0.99)",
+        default=0.0,
+    )
+    ema_every: int = _opt("optimizer steps between updates of the moving average", default=1)
+    tta: str = _opt(
+        "test-time augmentation of the final validation and test: mean logits of the image and "
+        "its mirror image (flip), and of both shifted by a pixel (flip-translate)",
+        TTA_MODES,
+        default="none",
+    )
     model_kwargs: dict[str, Any] = _opt(
         "the model's other options (`moderncnn models --json`: options), e.g. lrn=false "
         "width=0.5; a recipe's table {lrn = false}",
@@ -103,6 +126,13 @@ class TrainConfig:
     amp: str = _opt("autocast dtype", ("none", "bf16", "fp16"), default="none")
     channels_last: bool = _opt("channels_last memory format", default=True)
     compile: bool = _opt("torch.compile the model", default=False)
+    compile_mode: str = _opt(
+        "torch.compile's mode", ("default", "reduce-overhead", "max-autotune"), default="default"
+    )
+    cuda_graphs: bool = _opt(
+        "capture the whole training step in one CUDA graph and replay it (GPU; experimental)",
+        default=False,
+    )
     seed: int = _opt("random seed", default=0)
     deterministic: bool = _opt("deterministic algorithms (exact resume and repeat)", default=False)
     sync_bn: bool = _opt("SyncBatchNorm across processes (GPU)", default=False)
@@ -110,6 +140,13 @@ class TrainConfig:
     test: bool = _opt("evaluate the test split once at the end", default=True)
     progress: bool = _opt("show a progress bar", default=True)
     tensorboard: bool = _opt("also log to TensorBoard (RUN_DIR/tb)", default=True)
+
+    @property
+    def peak_lr(self) -> float:
+        """``lr``, scaled by ``batch_size / lr_base_size`` when set (the linear scaling rule:
+        "when the minibatch size is multiplied by k, multiply the learning rate by k", Goyal
+        et al. 2017, Sec. 2.1)."""
+        return self.lr * self.batch_size / self.lr_base_size if self.lr_base_size else self.lr
 
     def resolved_epochs(self, steps_per_epoch: int) -> int:
         """Epochs to run: ``epochs``, or enough to reach ``iterations`` optimizer steps."""
@@ -153,6 +190,16 @@ class TrainConfig:
             raise ConfigError(f"warmup must be 0 or more iterations, got {self.warmup}")
         if not 0 <= self.warmup_error < 100:
             raise ConfigError(f"warmup_error must be in [0, 100) %, got {self.warmup_error}")
+        if self.warmup_error and self.warmup_mode != "constant":
+            raise ConfigError("warmup_error ends a constant warm-up (warmup_mode = 'constant')")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in [0, 1) (0: off), got {self.ema_decay}")
+        if self.ema_every < 1:
+            raise ConfigError(f"ema_every must be 1 or more steps, got {self.ema_every}")
+        if self.lr_base_size < 0:
+            raise ConfigError(
+                f"lr_base_size must be 0 (off) or a batch size, got {self.lr_base_size}"
+            )
         if self.warmup_error and not self.warmup:
             raise ConfigError(
                 "warmup_error needs warmup > 0: the iterations warm-up may last at most"

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from moderncnn.checkpoint import load_weights, save_weights
 from moderncnn.data import load_splits, make_loader
@@ -36,6 +37,7 @@ from moderncnn.train import distributed
 from moderncnn.train.config import TrainConfig
 from moderncnn.train.evaluate import EvalResult, autocast, evaluate
 from moderncnn.train.finetune import freeze, param_groups
+from moderncnn.train.graphs import WARMUP_STEPS, GraphedStep, graph_blocker
 from moderncnn.train.metrics import Meter, MetricsLog
 from moderncnn.train.schedule import LRSchedule
 from moderncnn.train.state import (
@@ -45,6 +47,7 @@ from moderncnn.train.state import (
     save_checkpoint,
     set_rng_state,
 )
+from moderncnn.train.tta import TestTimeAugmentation
 
 log = logging.getLogger("moderncnn")
 
@@ -141,7 +144,7 @@ class Trainer:
         self.schedule = LRSchedule.from_config(cfg, self.steps_per_epoch, self.total_steps)
         self.optimizer = torch.optim.SGD(
             param_groups(self.model, cfg.backbone_lr_scale if cfg.weights else 1.0),
-            lr=cfg.lr,
+            lr=cfg.peak_lr,
             momentum=cfg.momentum,
             nesterov=cfg.nesterov,
             weight_decay=cfg.weight_decay,
@@ -149,6 +152,16 @@ class Trainer:
         )
         self.scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" else None
         self.net = self._wrap(self.model)
+        # Polyak averaging of the weights for evaluation; its counter stays on the CPU, so
+        # an update never waits for the GPU (torch.optim.swa_utils.AveragedModel).
+        self.ema = (
+            AveragedModel(
+                self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
+            )
+            if cfg.ema_decay
+            else None
+        )
+        self.meter = Meter(env.device, self.num_classes)  # one tensor, also inside a graph
         self.epoch, self.step, self.best_err, self.best_epoch = 0, 0, math.inf, 0
         self.last_checkpoint: Path | None = None
         if resume_from:
@@ -156,6 +169,7 @@ class Trainer:
         elif env.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(self.run_dir / "config.toml", lambda p: p.write_text(cfg.to_toml()))
+        self.graphed = self._graphed_step()  # after the optimizer's state is loaded
         self.metrics = MetricsLog(self.run_dir, cfg.tensorboard, self.epoch) if env.main else None
 
     def _new_head(self) -> None:
@@ -259,7 +273,22 @@ class Trainer:
             net = DistributedDataParallel(net, device_ids=ids)
         elif self.cfg.sync_bn:
             log.info("--sync-bn has no effect in a single process")
-        return torch.compile(net) if self.cfg.compile else net
+        return torch.compile(net, mode=self.cfg.compile_mode) if self.cfg.compile else net
+
+    def _graphed_step(self) -> GraphedStep | None:
+        """The whole training step as one CUDA graph (:mod:`moderncnn.train.graphs`), when
+        asked for and possible; else None, saying why where it was asked for."""
+        why = graph_blocker(self.cfg, self.env)
+        if why is None:
+            log.info("training step: one CUDA graph, captured after %d eager steps", WARMUP_STEPS)
+            return GraphedStep(self._graph_step, self.optimizer, self.env.device)
+        if self.cfg.cuda_graphs:
+            log.warning("--cuda-graphs: training eagerly, CUDA graphs cannot be used with %s", why)
+        return None
+
+    def _graph_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self._forward_backward(x, y, cache=False)
+        self.optimizer.step()
 
     # -- checkpoints ---------------------------------------------------------------------
 
@@ -283,6 +312,7 @@ class Trainer:
             "schedule": self.schedule.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler else {},
             "rng": rng_state(),
+            "ema": self.ema.state_dict() if self.ema else {},
         }
         if self.env.main:
             self.last_checkpoint = save_checkpoint(
@@ -297,6 +327,10 @@ class Trainer:
         if self.scaler and state["scaler"]:
             self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
+        if self.ema:
+            if not state.get("ema"):
+                raise CheckpointError(f"{str(folder)!r} holds no moving average (ema_decay)")
+            self.ema.load_state_dict(state["ema"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.best_err, self.best_epoch = float(state["best_err"]), int(state["best_epoch"])
         self.last_checkpoint = folder
@@ -318,7 +352,8 @@ class Trainer:
         for norm in self.frozen_norms:  # frozen layers keep their running statistics
             norm.eval()
         loader.set_epoch(self.epoch + 1)
-        meter = Meter(self.env.device, self.num_classes)
+        meter = self.meter
+        meter.reset()
         micro_batches = self.steps_per_epoch * cfg.accum_steps
         bar = progress(
             total=micro_batches,
@@ -330,18 +365,22 @@ class Trainer:
         shown, counted = start, meter.top1_counts()
         for i, (x, y) in enumerate(itertools.islice(loader, micro_batches)):
             boundary = (i + 1) % cfg.accum_steps == 0
-            no_sync = isinstance(net, DistributedDataParallel) and not boundary
-            with net.no_sync() if no_sync else contextlib.nullcontext():
-                with autocast(self.env.device, cfg.amp):
-                    out = net(x)
-                loss, logits = compute_loss(out, y, cfg.aux_weight, cfg.label_smoothing)
-                scaled = loss / cfg.accum_steps
-                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
-            meter.update(loss.detach(), logits.detach(), y)
-            images += len(y) * self.env.world
             if boundary:
                 watch = self.schedule.needs_error(self.step)
-                self._optimizer_step()
+            if self.graphed:
+                self.graphed.set_lr(self.schedule.lr(self.step))
+                self.graphed(x, y)
+            else:
+                no_sync = isinstance(net, DistributedDataParallel) and not boundary
+                with net.no_sync() if no_sync else contextlib.nullcontext():
+                    self._forward_backward(x, y)
+                if boundary:
+                    self._optimizer_step()
+            images += len(y) * self.env.world
+            if boundary:
+                self.step += 1
+                if self.ema and self.step % cfg.ema_every == 0:
+                    self.ema.update_parameters(self.model)
                 if watch:
                     counts = meter.top1_counts()
                     self._observe_warmup(counts - counted)
@@ -368,6 +407,17 @@ class Trainer:
             raise self._diverged(result["loss"])
         return result, elapsed, images
 
+    def _forward_backward(self, x: torch.Tensor, y: torch.Tensor, cache: bool = True) -> None:
+        """Forward, loss (auxiliary heads included) and backward of a micro-batch, added to
+        the epoch's metrics on the device."""
+        cfg = self.cfg
+        with autocast(self.env.device, cfg.amp, cache):
+            out = self.net(x)
+        loss, logits = compute_loss(out, y, cfg.aux_weight, cfg.label_smoothing)
+        scaled = loss / cfg.accum_steps
+        (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+        self.meter.update(loss.detach(), logits.detach(), y)
+
     def _optimizer_step(self) -> None:
         lr = self.schedule.lr(self.step)
         for group in self.optimizer.param_groups:
@@ -378,7 +428,6 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self.step += 1
 
     def _observe_warmup(self, counts: torch.Tensor) -> None:
         """Warm-up by error (He et al. Sec. 4.2): give the schedule the training top-1 error of
@@ -402,9 +451,18 @@ class Trainer:
             schedule.warmup_error,
         )
 
-    def _evaluate(self, split: str) -> EvalResult:
+    @property
+    def _weights(self) -> nn.Module:
+        """The weights validated, tested and saved as ``best.safetensors``: the moving
+        average when there is one, else the model's."""
+        return self.ema.module if self.ema else self.model
+
+    def _evaluate(self, split: str, tta: bool = False) -> EvalResult:
+        net = self.ema.module if self.ema else self.net
+        if tta and self.cfg.tta != "none":
+            net = TestTimeAugmentation(net, self.cfg.tta)
         return evaluate(
-            self.net,
+            net,
             self.loaders[split],
             self.num_classes,
             self.env.device,
@@ -439,7 +497,7 @@ class Trainer:
                 self.best_err, self.best_epoch = err, self.epoch
                 if self.env.main:
                     save_weights(
-                        self.model,
+                        self._weights,
                         self.run_dir / "best.safetensors",
                         epoch=self.epoch,
                         **self._metadata(),
@@ -474,9 +532,9 @@ class Trainer:
         best = self.run_dir / "best.safetensors"
         distributed.barrier()
         if self.best_epoch and self.best_epoch != self.epoch:
-            load_weights(self.model, best, new_head=False)
-        val = self._evaluate("val").to_dict() if "val" in self.loaders else None
-        test = self._evaluate("test").to_dict() if "test" in self.loaders else None
+            load_weights(self._weights, best, new_head=False)
+        val = self._evaluate("val", tta=True).to_dict() if "val" in self.loaders else None
+        test = self._evaluate("test", tta=True).to_dict() if "test" in self.loaders else None
         result = TrainResult(
             self.run_dir,
             self.epoch,

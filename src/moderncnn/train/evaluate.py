@@ -23,6 +23,7 @@ from moderncnn.models.factory import saved_options
 from moderncnn.models.pretrained import weights_cfg, weights_file
 from moderncnn.progress import progress as show_progress
 from moderncnn.train.metrics import Meter
+from moderncnn.train.tta import TestTimeAugmentation
 
 
 @dataclass
@@ -49,10 +50,11 @@ class EvalResult:
         }
 
 
-def autocast(device: torch.device, amp: str):
-    """``torch.autocast`` for ``amp`` ('none', 'bf16' or 'fp16')."""
+def autocast(device: torch.device, amp: str, cache: bool = True):
+    """``torch.autocast`` for ``amp`` ('none', 'bf16' or 'fp16'); ``cache=False`` inside a
+    CUDA graph capture (cast weights must not outlive it)."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=cache)
 
 
 @torch.no_grad()
@@ -118,6 +120,7 @@ def evaluate_weights(
     *,
     split: str = "test",
     ten_crop: bool = False,
+    tta: str = "none",
     batch_size: int = 256,
     limit: int = 0,
     device: str = "",
@@ -136,8 +139,11 @@ def evaluate_weights(
     file's class names must be the data's, in the same order. Normalisation and validation
     size come from the file's metadata when it has them (moderncnn training writes them);
     ``weights`` may also name published weights (``IMAGENET1K_V1``, ``DEFAULT``...), which
-    bring their own normalisation and input size.
+    bring their own normalisation and input size. ``tta`` ('flip', 'flip-translate')
+    averages logits over views of each image (:mod:`moderncnn.train.tta`).
     """
+    if ten_crop and tta != "none":
+        raise DataError("--ten-crop already averages over flips and crops; drop --tta")
     cfg = weights_cfg(model_name, weights)  # published weights: from their enum, no download
     weights = weights_file(model_name, weights)
     meta = read_metadata(weights)
@@ -174,8 +180,9 @@ def evaluate_weights(
     loader = make_loader(
         splits, images, batch_size, dev, crop=crop, ten_crop=ten_crop, workers=workers
     )
+    net = TestTimeAugmentation(model, tta) if tta != "none" else model
     result = evaluate(
-        model, loader, len(splits.classes), dev, amp, progress=progress, desc=f"evaluating {split}"
+        net, loader, len(splits.classes), dev, amp, progress=progress, desc=f"evaluating {split}"
     )
     folder = None
     if source.kind == "folder":

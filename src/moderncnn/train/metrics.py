@@ -40,6 +40,10 @@ class Meter:
         n = torch.full((), target.shape[0], dtype=torch.float64, device=target.device)
         self.sums += torch.stack([loss.double() * n, hits[:, 0].sum(), hits.any(1).sum(), n])
 
+    def reset(self) -> None:
+        """Start from zero, in place (a captured CUDA graph adds to this very tensor)."""
+        self.sums.zero_()
+
     def all_reduce(self) -> None:
         if dist.is_available() and dist.is_initialized():
             dist.all_reduce(self.sums)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from moderncnn.train.config import TrainConfig
 
 SCHEDULES = ("step", "plateau", "cosine", "onecycle", "constant")
+WARMUP_MODES = ("constant", "linear")
 
 #: Mini-batches whose mean training error ends a warm-up by error. One batch of 128 images
 #: measures an error near 80% to +-3.5% (one standard deviation, sqrt(0.8 * 0.2 / 128)), 20
@@ -36,7 +37,9 @@ class LRSchedule:
     - warm-up at lr/10 first, for at most ``warmup`` steps; with ``warmup_error`` (%) it ends
       as soon as the training top-1 error of the last :data:`WARMUP_WINDOW` mini-batches is
       below it (ResNet-110: "0.01 to warm up the training until the training error is below
-      80% (about 400 iterations)", He et al. Sec. 4.2).
+      80% (about 400 iterations)", He et al. Sec. 4.2). ``warmup_mode='linear'`` instead ramps
+      the rate linearly over ``warmup`` steps, to lr at the last ("gradual warmup", Goyal et
+      al. 2017, Sec. 2.2, for large batches and the linear scaling rule).
     """
 
     def __init__(
@@ -51,12 +54,16 @@ class LRSchedule:
         patience: int = 3,
         warmup: int = 0,
         warmup_error: float = 0.0,
+        warmup_mode: str = "constant",
     ) -> None:
+        if warmup_mode not in WARMUP_MODES:
+            raise ConfigError(f"warmup_mode must be one of {', '.join(WARMUP_MODES)}")
         if schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
         self.base_lr, self.schedule, self.total = lr, schedule, total_steps
         self.milestones, self.gamma, self.step_every = list(milestones), gamma, step_every
         self.patience, self.warmup, self.warmup_error = patience, warmup, warmup_error
+        self.warmup_mode = warmup_mode
         # state, saved by state_dict()
         self.scale, self.best, self.bad_epochs = 1.0, math.inf, 0
         self.warmup_end: int | None = None  #: the step warm-up by error ended at
@@ -69,7 +76,7 @@ class LRSchedule:
         unit = {"epoch": steps_per_epoch, "iteration": 1, "fraction": total_steps}
         steps = unit[cfg.milestone_unit]
         return cls(
-            cfg.lr,
+            cfg.peak_lr,
             cfg.schedule,
             total_steps,
             milestones=[round(m * steps) for m in cfg.milestones],
@@ -78,6 +85,7 @@ class LRSchedule:
             patience=cfg.patience,
             warmup=cfg.warmup,
             warmup_error=cfg.warmup_error,
+            warmup_mode=cfg.warmup_mode,
         )
 
     def factor(self, step: int) -> float:
@@ -97,7 +105,9 @@ class LRSchedule:
                 f = max(0.0, (self.total - step) / max(1, self.total - peak))
         else:  # constant, plateau
             f = self.scale
-        return f * (0.1 if self.warming_up(step) else 1.0)
+        if not self.warming_up(step):
+            return f
+        return f * ((step + 1) / self.warmup if self.warmup_mode == "linear" else 0.1)
 
     def lr(self, step: int) -> float:
         return self.base_lr * self.factor(step)
