@@ -35,6 +35,17 @@ def test_bench_against_torchvision(mode: str) -> None:
     assert r.peak_gflops > 0
 
 
+@pytest.mark.parametrize("mode", ["infer", "train"])
+def test_bench_against_torchvision_best(mode: str) -> None:
+    """The careful user's reference: torchvision's model in the fast path's dtype under
+    autocast, channels_last (fused SGD in training)."""
+    r = bench("resnet18", mode, batch=2, input_size=(3, 64, 64), against="torchvision-best",
+              runs=1, dtype="auto" if mode == "infer" else "bf16", min_run_s=0.0)  # fmt: skip
+    settings = "bf16 autocast, channels_last, eager" + (", fused SGD" if mode == "train" else "")
+    assert r.ref == f"torchvision.models.resnet18 {settings}"
+    assert r.ours_img_s > 0 and r.ref_img_s > 0
+
+
 def test_bench_cli_json_and_eager_reference(capsys) -> None:
     argv = ["bench", "resnet20", "--input", "3x32x32", "--batch", "2", "--runs", "1", "--json"]
     assert main(argv) == 0
@@ -42,7 +53,7 @@ def test_bench_cli_json_and_eager_reference(capsys) -> None:
     for key in ("model", "mode", "batch", "input", "ours_img_s", "ref_img_s", "ratio", "ref",
                 "flops_per_img", "achieved_gflops", "peak_gflops"):  # fmt: skip
         assert key in r
-    assert r["ref"] == "moderncnn resnet20 fp32 contiguous eager"  # no torchvision resnet20
+    assert r["ref"] == "moderncnn resnet20 fp32, contiguous, eager"  # no torchvision resnet20
     assert r["input"] == [3, 32, 32] and r["batch"] == 2
 
 

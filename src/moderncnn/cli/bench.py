@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--against",
         choices=REFERENCES,
         default="torchvision",
-        help="reference: torchvision's model where one exists, or eager moderncnn",
+        help="reference: torchvision's model where one exists (fp32, contiguous), "
+        "torchvision-best (the same in the fast path's dtype under autocast, channels_last), "
+        "or eager moderncnn",
     )
     p.add_argument("--runs", type=int, default=5, help="timed runs of each side (default 5)")
     p.add_argument(
