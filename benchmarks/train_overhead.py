@@ -7,6 +7,11 @@ checkpoint per epoch). Target: ``train`` reaches at least 95% of the bare loop's
 
     .venv/bin/python benchmarks/train_overhead.py                # resnet20, batch 128, CPU
     .venv/bin/python benchmarks/train_overhead.py --device cuda --amp bf16
+    .venv/bin/python benchmarks/train_overhead.py --device cuda --amp bf16 --cuda-graphs
+
+With ``--cuda-graphs`` both sides capture the whole step in one CUDA graph: the bare loop
+with ``torch.cuda.graph`` directly (PyTorch's whole-network capture example), ``train`` with
+its ``--cuda-graphs`` option.
 """
 
 from __future__ import annotations
@@ -42,15 +47,30 @@ def bare_loop(args: argparse.Namespace, device: torch.device, steps: int) -> flo
     ]
     y = torch.randint(0, 10, (args.batch_size,), device=device)
 
+    def step(x: torch.Tensor) -> None:
+        with autocast(device, args.amp, cache=not args.cuda_graphs):
+            out = model(x)
+        F.cross_entropy(out.float(), y).backward()
+        opt.step()
+
+    graph, static = None, batches[0].clone()
+
     def run(n: int) -> None:
         for i in range(n):
-            with autocast(device, args.amp):
-                out = model(batches[i % len(batches)])
-            F.cross_entropy(out.float(), y).backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            if graph is None:
+                step(batches[i % len(batches)])
+                opt.zero_grad(set_to_none=True)
+            else:
+                static.copy_(batches[i % len(batches)])
+                graph.replay()
 
-    run(5)  # warm-up
+    run(5)  # warm-up (on a GPU, also before the capture)
+    if args.cuda_graphs:
+        graph = torch.cuda.CUDAGraph()
+        torch.cuda.synchronize()
+        with torch.cuda.graph(graph):
+            step(static)
+        run(5)
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -75,6 +95,7 @@ def moderncnn_train(args: argparse.Namespace, device: torch.device, tmp: Path) -
         tensorboard=False,
         amp=args.amp,
         device=str(device),
+        cuda_graphs=args.cuda_graphs,
     )
     train(cfg)
     return max(float(r["images_per_s"]) for r in read_metrics(tmp / "run" / "metrics.csv")[1:])
@@ -88,13 +109,15 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3, help="the first is warm-up")
     p.add_argument("--amp", default="none", choices=("none", "bf16", "fp16"))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--cuda-graphs", action="store_true", help="both sides as one CUDA graph")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         ours = moderncnn_train(args, device, Path(tmp))
     bare = bare_loop(args, device, steps=args.images // args.batch_size)
-    print(f"\n{args.model}, batch {args.batch_size}, {device}, amp {args.amp}, channels_last")
+    graphs = ", whole-step CUDA graphs" if args.cuda_graphs else ""
+    print(f"\n{args.model}, batch {args.batch_size}, {device}, amp {args.amp}{graphs}")
     print(f"bare loop:        {bare:8.0f} images/s")
     print(f"moderncnn train:  {ours:8.0f} images/s")
     print(f"ratio:            {100 * ours / bare:8.1f} %  (target >= 95%)")
