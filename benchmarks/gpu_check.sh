@@ -20,7 +20,8 @@ step() {  # step SECONDS NAME COMMAND...
   echo "== $name (limit ${limit}s)" | tee -a "$LOG"
   local t0=$(date +%s)
   timeout "$limit" "$@" 2>&1 | tail -n 40 | tee -a "$LOG"
-  echo "-- $name: exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s" | tee -a "$LOG"
+  local rc=${PIPESTATUS[0]}
+  echo "-- $name: exit $rc, $(( $(date +%s) - t0 )) s" | tee -a "$LOG"
 }
 { nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null || echo "no GPU"; \
   $PY -c "import torch; print('torch', torch.__version__)"; } | tee -a "$LOG"
