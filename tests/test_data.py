@@ -79,14 +79,17 @@ def test_small_folder_decoded_once_bad_files_counted(tmp_path: Path, monkeypatch
     with pytest.raises(DataError, match=r"2 unreadable image files .*--strict"):
         load_splits(root, val_size=2, cache_dir=tmp_path / "cache", strict=True)
 
-    def no_decoding(path):
-        raise AssertionError("decoded again")
+    decoded = []
 
-    monkeypatch.setattr(cache, "read_image", no_decoding)  # second read: from the cache only
-    monkeypatch.setattr(cache, "try_decode", no_decoding)
-    monkeypatch.setattr("moderncnn.data.loaders.try_decode", lambda p: torch.zeros(3, 16, 16))
+    def still_unreadable(path):
+        decoded.append(Path(path).name)
+        raise OSError("unreadable")
+
+    # second read: from the cache, trying again only the files it records as unreadable
+    monkeypatch.setattr(cache, "read_image", still_unreadable)
     again = load_splits(root, val_size=2, cache_dir=tmp_path / "cache")
     assert torch.equal(again.train.images, splits.train.images)
+    assert sorted(decoded) == ["broken.jpg", "empty.png"]
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 2  # train and test
 
 
@@ -139,8 +142,10 @@ def test_large_folder_uses_workers_and_skips_bad_files(tmp_path: Path, caplog) -
     )
     with caplog.at_level(logging.WARNING, logger="moderncnn"):
         batches = list(loader)
-    assert [tuple(x.shape) for x, _ in batches] == [(4, 3, 64, 64)] * 2
-    assert "skipped 2 unreadable image files" in caplog.text
+    # the unreadable files are left out of their batches, not replaced by others
+    assert {tuple(x.shape[1:]) for x, _ in batches} == {(3, 64, 64)}
+    assert sorted(torch.cat([y for _, y in batches]).tolist()) == [0, 0, 0, 1, 1, 1]
+    assert "skipped 2 unreadable image files of 8" in caplog.text
     strict = make_loader(
         splits, splits.train, 8, torch.device("cpu"), train=True, augment="vgg", crop=64,
         workers=0, strict=True,

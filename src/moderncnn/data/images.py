@@ -51,6 +51,13 @@ def read_image(path: str | Path, shorter_side: int | None = None) -> torch.Tenso
         return torch.from_numpy(np.array(rgb)).permute(2, 0, 1).contiguous()
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(height, width) of the image at ``path`` from its header, without decoding it."""
+    with Image.open(path) as img:
+        width, height = img.size
+    return height, width
+
+
 def image_files(paths: list[str | Path]) -> list[Path]:
     """``paths`` with every folder replaced by the image files under it (recursively, by
     extension, sorted); files named explicitly are kept whatever their extension."""

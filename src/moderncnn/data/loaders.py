@@ -9,6 +9,7 @@ no workers) or a :class:`FolderLoader` (large images: DataLoader workers with
 from __future__ import annotations
 
 import logging
+import multiprocessing.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,15 @@ from moderncnn.data.augment import (
     ten_crop_params,
     train_transform,
 )
-from moderncnn.data.cache import cached_decode, default_cache_dir, report_bad, try_decode
+from moderncnn.data.cache import (
+    cached_decode,
+    default_cache_dir,
+    examples,
+    report_bad,
+    try_decode,
+)
 from moderncnn.data.config import eval_transform
+from moderncnn.data.images import image_size
 from moderncnn.data.sources import (
     SMALL_IMAGE,
     DataSource,
@@ -63,12 +71,20 @@ class Splits:
         return (self.train if self.train is not None else self.test).images is not None
 
 
-def _is_small(files: list[str]) -> bool:
-    for path in files[:16]:
-        img = try_decode(path)
-        if not isinstance(img, str):
-            return max(img.shape[-2:]) <= SMALL_IMAGE
-    raise DataError(f"none of the first {min(16, len(files))} files is a readable image")
+def _is_small(files: list[str], sample: int = 64) -> bool:
+    """Whether most of ``sample`` files spread evenly over ``files`` are small images, by
+    their headers (nothing decoded): one thumbnail first in a folder must not make thumbnails
+    of its photos, nor one photo among thumbnails photos of them."""
+    picked = [files[i * len(files) // sample] for i in range(sample)] if files[sample:] else files
+    sizes = []
+    for path in picked:
+        try:
+            sizes.append(max(image_size(path)))
+        except Exception:  # unreadable: counted when the file is decoded
+            continue
+    if not sizes:
+        raise DataError(f"none of {len(picked)} image files sampled is readable, e.g. {files[0]!r}")
+    return 2 * sum(size <= SMALL_IMAGE for size in sizes) > len(sizes)
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -85,22 +101,10 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
     return tuple((mean / 255).tolist()), tuple((std / 255).tolist())
 
 
-def _read(
-    source: DataSource,
-    split: str,
-    n: int,
-    cache_dir: Path,
-    strict: bool,
-    workers: int,
-    progress: bool,
-) -> ImageSet:
+def _list(source: DataSource, split: str, n: int) -> ImageSet:
     if source.kind != "folder":
         return limit(read_cifar(source, split), n)
-    images = limit(list_folder(split_folder(source, split)), n)
-    if not _is_small(images.files or []):
-        return images
-    name = f"{source.name}-{split}"
-    return cached_decode(images, name, cache_dir, strict=strict, workers=workers, progress=progress)
+    return limit(list_folder(split_folder(source, split)), n)
 
 
 def load_splits(
@@ -131,14 +135,21 @@ def load_splits(
         if not download:
             raise
         source = download_cifar(download, data_dir)
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    args = (limit, cache, strict, workers, progress)
-    full = _read(source, "train", *args) if train else None
+    wanted = [split for split, asked in (("train", train), ("test", test)) if asked]
+    read = {split: _list(source, split, limit) for split in wanted}
+    files = [f for images in read.values() for f in images.files or []]
+    if files and _is_small(files):  # judged on both splits: one loader for both
+        cache = Path(cache_dir) if cache_dir else default_cache_dir()
+        for split, images in read.items():
+            name = f"{source.name}-{split}"
+            read[split] = cached_decode(
+                images, name, cache, strict=strict, workers=workers, progress=progress
+            )
+    full, test_set = read.get("train"), read.get("test")
     train_set, val = full, None
     if full is not None and val_size:
         train_idx, val_idx = holdout(len(full), val_size)
         train_set, val = full.subset(train_idx), full.subset(val_idx)
-    test_set = _read(source, "test", *args) if test else None
     if full is not None and test_set is not None and test_set.classes != full.classes:
         raise DataError(
             f"{str(source.root)!r}: the test classes differ from the training classes "
@@ -256,35 +267,51 @@ def _check_split(batch_size: int, world: int, accum: int, train: bool) -> None:
         )
 
 
-class _FolderDataset(Dataset):
-    """Files decoded in workers; an unreadable file is replaced by the next readable one and
-    its path returned, so batches keep their size and ranks stay in step."""
+#: How far from the crop an image of the large-image loader may be before it is reported:
+#: its shorter side this many times smaller, or its longer side this many times longer.
+FAR = 4
 
-    def __init__(self, images: ImageSet, transform) -> None:
+
+class _FolderDataset(Dataset):
+    """Files decoded in workers: ``(image, label, note)``. An unreadable file gives no image
+    and a note (path, reason), never another file in its place; an image far smaller than
+    ``crop`` or far from square gives a note (path, its size)."""
+
+    def __init__(self, images: ImageSet, transform, crop: int) -> None:
         self.files, self.labels, self.transform = images.files or [], images.labels, transform
+        self.crop = crop
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, i: int):
-        bad = []
-        for j in range(i, i + 10):
-            path = self.files[j % len(self.files)]
-            img = try_decode(path)
-            if not isinstance(img, str):
-                return self.transform(img), self.labels[j % len(self.files)], bad
-            bad.append((path, img))
-        raise DataError(f"ten unreadable image files in a row from {self.files[i]!r}")
+        path, label = self.files[i], self.labels[i]
+        img = try_decode(path)
+        if isinstance(img, str):
+            return None, label, (path, img)
+        h, w = img.shape[-2:]
+        far = self.crop > FAR * min(h, w) or max(h, w) > FAR * min(h, w)
+        return self.transform(img), label, (path, f"{w}x{h}") if far else None
 
 
 def _collate(batch):
-    x, y = default_collate([(b[0], b[1]) for b in batch])
-    return x, y, [bad for b in batch for bad in b[2]]
+    """(images or None, labels, unreadable (path, reason), far (path, size)) of a batch."""
+    read = [b for b in batch if b[0] is not None]
+    x, y = (
+        default_collate([b[:2] for b in read])
+        if read
+        else (None, torch.zeros(0, dtype=torch.int64))
+    )
+    bad = [b[2] for b in batch if b[0] is None]
+    far = [b[2] for b in read if b[2] is not None]
+    return x, y, bad, far
 
 
 class FolderLoader:
     """DataLoader over image files with a ``transforms.v2`` pipeline and a distributed
-    sampler; moves batches to ``device`` and counts the unreadable files of each epoch."""
+    sampler; moves batches to ``device``. Unreadable files are left out of their batch (a
+    batch may come out smaller, or not at all), counted, and reported with the images far
+    from ``crop`` when the epoch ends, or the caller stops reading it."""
 
     def __init__(
         self,
@@ -293,6 +320,7 @@ class FolderLoader:
         device: torch.device,
         *,
         transform,
+        crop: int,
         train: bool = False,
         seed: int = 0,
         rank: int = 0,
@@ -304,13 +332,17 @@ class FolderLoader:
     ) -> None:
         _check_split(batch_size, world, accum, train)
         self.sampler = DistributedSampler(
-            _FolderDataset(images, transform),
+            _FolderDataset(images, transform, crop),
             num_replicas=world,
             rank=rank,
             shuffle=train,
             seed=seed,
             drop_last=train,
         )
+        if workers:
+            # workers forked now share this process's temporary folder, which it removes at
+            # exit: workers killed after a failure would leave pymp-* folders of their own
+            multiprocessing.util.get_temp_dir()
         self.loader = DataLoader(
             self.sampler.dataset,
             batch_size=batch_size // (world * accum) if train else batch_size,
@@ -321,7 +353,9 @@ class FolderLoader:
             drop_last=train,
             persistent_workers=workers > 0,
         )
-        self.device, self.strict = device, strict
+        self.device, self.strict, self.crop = device, strict, crop
+        self.train, self.world = train, world
+        self.where = "this epoch" if train else "this evaluation"
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def set_epoch(self, epoch: int) -> None:
@@ -331,16 +365,38 @@ class FolderLoader:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        bad_files = []
-        for x, y, bad in self.loader:
-            if bad and self.strict:
-                report_bad(bad, len(self.sampler.dataset), "this epoch", strict=True)
-            bad_files.extend(bad)
-            x = x.to(self.device, non_blocking=True)
-            if x.dim() == 4:  # not ten-crop stacks
-                x = x.contiguous(memory_format=self.memory_format)
-            yield x, y.to(self.device, non_blocking=True)
-        report_bad(bad_files, len(self.sampler), "this epoch", strict=False)
+        bad_files, far, read = [], [], 0
+        try:
+            for x, y, bad, far_ones in self.loader:
+                if bad and self.strict:
+                    report_bad(bad, len(self.sampler.dataset), self.where, strict=True)
+                bad_files.extend(bad)
+                far.extend(far_ones)
+                read += len(y)
+                if x is None:
+                    if self.train and self.world > 1:  # the other ranks wait for its gradients
+                        raise DataError(
+                            f"every file of a training batch is unreadable, e.g. "
+                            f"{examples(bad)}; remove them (or train in one process)"
+                        )
+                    continue
+                x = x.to(self.device, non_blocking=True)
+                if x.dim() == 4:  # not ten-crop stacks
+                    x = x.contiguous(memory_format=self.memory_format)
+                yield x, y.to(self.device, non_blocking=True)
+        finally:  # also when the reader stops early (the training loop reads N batches)
+            report_bad(bad_files, len(bad_files) + read, self.where, strict=False)
+            if far:
+                log.warning(
+                    "%d of %d images in %s are far smaller than the %d-pixel crop or far from "
+                    "square (over %dx): upscaled or mostly cropped away, e.g. %s",
+                    len(far),
+                    read,
+                    self.where,
+                    self.crop,
+                    FAR,
+                    examples(far),
+                )
 
 
 def make_loader(
@@ -378,5 +434,12 @@ def make_loader(
         )
     )
     return FolderLoader(
-        images, batch_size, device, transform=tf, workers=workers, strict=strict, **common
+        images,
+        batch_size,
+        device,
+        transform=tf,
+        crop=crop,
+        workers=workers,
+        strict=strict,
+        **common,
     )
