@@ -8,6 +8,7 @@ import pytest
 
 from moderncnn.bench import bench, time_alternating
 from moderncnn.cli import main
+from moderncnn.errors import ModernCNNError
 
 
 def test_time_alternating_interleaves_runs() -> None:
@@ -61,13 +62,25 @@ def test_bench_cli_json_and_eager_reference(capsys) -> None:
     ("argv", "message"),
     [
         (["bench", "resnet5"], "unknown model 'resnet5'"),
-        (["bench", "resnet20", "--input", "3x32"], "input size must be CxHxW"),
+        (["bench", "resnet20", "--input", "3x32"], "argument --input: must be CxHxW"),
         (["bench", "vgg16", "--input", "3x16x16", "--batch", "1"], "at least 32x32"),
-        (["bench", "resnet20", "--batch", "0"], "must be positive"),
-        (["bench", "resnet20", "--dtype", "int8", "--mode", "train"], "--dtype must be"),
+        (["bench", "resnet20", "--batch", "0"], "argument --batch: must be 1 or more, got 0"),
+        (["bench", "resnet20", "--dtype", "int8"], "argument --dtype: invalid choice: 'int8'"),
     ],
 )
 def test_bench_bad_input(argv, message, capsys) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_refuses_before_allocating() -> None:
+    with pytest.raises(ModernCNNError, match="--dtype must be one of auto, fp32, bf16, fp16"):
+        bench("resnet20", dtype="fp64")
+    with pytest.raises(ModernCNNError, match="--dtype fp16 needs a GPU \\(CUDA\\), not cpu"):
+        bench("resnet20", dtype="fp16", device="cpu")
+    with pytest.raises(ModernCNNError, match="--runs must be 1 or more, got 0"):
+        bench("resnet20", runs=0)
+    # 2**31 bytes of fp32 input at most: 174,762 images of 3x32x32 fit, one more does not.
+    with pytest.raises(ModernCNNError, match="a batch of 174763 inputs of 3x32x32 is 2.0 GiB"):
+        bench("resnet20", batch=174_763)

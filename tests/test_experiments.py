@@ -66,7 +66,7 @@ def test_plan_errors(tmp_path: Path) -> None:
         plan(exp, "quick", "")
     with pytest.raises(ConfigError, match="budget must be one of smoke, quick, paper"):
         plan(exp, "huge", tmp_path)
-    with pytest.raises(ConfigError, match="seeds must be at least 1"):
+    with pytest.raises(ConfigError, match="seeds must be 1 or more, got 0"):
         plan(exp, "quick", tmp_path, seeds=0)
     assert main(["experiment", "run", "nope", "--data-dir", str(tmp_path)]) == 2
 

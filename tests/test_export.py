@@ -242,11 +242,11 @@ def test_bad_requests_fail_before_building_in_one_line(tmp_path, monkeypatch, ca
         (["--format", "exported-program", "-o", str(tmp_path / "file" / "m.pt2")],
          f"cannot write '{tmp_path}/file/m.pt2': '{tmp_path}/file' is a file, not a folder"),
         (["--format", "exported-program", "-o", str(tmp_path / "dir.pt2")],
-         f"'{tmp_path}/dir.pt2' is a folder; give a file name, e.g. model.pt2"),
+         f"'{tmp_path}/dir.pt2' is a folder; give a file name ending in .pt2"),
         (["--format", "exported-program", "--input", "3x8x8", "-o", str(tmp_path / "m.pt2")],
          "alexnet_cifar needs inputs of at least 15x15 pixels, got 8x8"),
         (["--format", "exported-program", "--weights", "no.pt", "-o", str(tmp_path / "m.pt2")],
-         "weights file 'no.pt' does not exist"),
+         "argument --weights: weights file 'no.pt' does not exist"),
     ]  # fmt: skip
     for argv, message in cases:
         assert main(["export", "alexnet_cifar", *argv]) == 2

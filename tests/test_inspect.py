@@ -36,9 +36,12 @@ from moderncnn.models.vgg import CONFIGS, make_layers
 def test_parse_input_size() -> None:
     assert parse_input_size("3x224x224") == (3, 224, 224)
     assert parse_input_size("1x32x48") == (1, 32, 48)
+    assert parse_input_size(" 64x4096x4096 ") == (64, 4096, 4096)  # the largest
 
 
-@pytest.mark.parametrize("text", ["3x224", "0x3x3", "3x224x224x1", "3x-2x2", "axbxc", ""])
+@pytest.mark.parametrize(
+    "text", ["3x224", "0x3x3", "3x224x224x1", "3x-2x2", "axbxc", "", "65x3x3", "3x4097x32"]
+)
 def test_parse_input_size_rejects(text: str) -> None:
     with pytest.raises(ModernCNNError, match="e.g. 3x224x224"):
         parse_input_size(text)
@@ -311,7 +314,7 @@ def test_cli_summary_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     "argv, message",
     [
         (["summary", "resnet50", "--input", "3x224"], "CxHxW"),
-        (["summary", "resnet50", "--input", "0x3x3"], "positive"),
+        (["summary", "resnet50", "--input", "0x3x3"], "1 to 64 channels"),
         (["summary", "alexnet", "--input", "3x32x32"], "at least 63x63"),
         (["summary", "resnet5"], "did you mean"),
         (["compare", "alexnet", "resnet5", "--no-latency"], "unknown model"),

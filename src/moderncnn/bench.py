@@ -13,6 +13,7 @@ matrix-multiply rate measured in the same run.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -27,9 +28,15 @@ from moderncnn.errors import ModernCNNError
 from moderncnn.fast import InferenceModel, bf16_supported, prepare_for_inference
 from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
+from moderncnn.validate import fp16_on_gpu, integer, parse_device
 
 MODES = ("train", "infer")
 REFERENCES = ("torchvision", "torchvision-best", "eager")
+#: ``dtype`` of the fast path: 'auto' (bf16 for inference where native, fp32 for training)
+#: or one of these (fp16 on CUDA only).
+DTYPES = {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: The largest input batch a benchmark allocates, in bytes (fp32): activations come on top.
+MAX_INPUT_BYTES = 2**31
 
 
 @dataclass
@@ -167,13 +174,17 @@ def bench(
         raise ModernCNNError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     if against not in REFERENCES:
         raise ModernCNNError(f"--against must be one of {', '.join(REFERENCES)}, got {against!r}")
-    if batch < 1 or runs < 1:
-        raise ModernCNNError(f"--batch and --runs must be positive, got {batch} and {runs}")
-    info = model_info(name)
-    size = input_size or info.input_size
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ModernCNNError("--device cuda asked for, but torch sees no CUDA GPU")
+    integer(batch, "--batch", minimum=1)
+    integer(runs, "--runs", minimum=1)
+    size = input_size or model_info(name).input_size
+    if batch * math.prod(size) * 4 > MAX_INPUT_BYTES:
+        raise ModernCNNError(
+            f"a batch of {batch} inputs of {'x'.join(map(str, size))} is "
+            f"{batch * math.prod(size) * 4 / 2**30:.1f} GiB in fp32, over the "
+            f"{MAX_INPUT_BYTES / 2**30:g} GiB a benchmark allocates: lower --batch or --input"
+        )
+    dev = parse_device(device, "--device")
+    chosen = _dtype(dtype, mode, dev)
     ours_model = create_model(name, in_chans=size[0]).to(dev)
     ref_model, ref_desc = _reference(name, against, ours_model.num_classes, dev)
     x = torch.randn(batch, *size, device=dev)
@@ -184,7 +195,6 @@ def bench(
     if best:
         ref_model.to(memory_format=torch.channels_last)
     if mode == "train":
-        chosen = _train_dtype(dtype, dev)
         ours_model = ours_model.train().to(memory_format=torch.channels_last)
         ref_model.train()
         y = torch.randint(0, ours_model.num_classes, (batch,), device=dev)
@@ -205,7 +215,7 @@ def bench(
             ", compiled" if compile else ""
         )
     else:
-        fast = prepare_for_inference(ours_model, dtype=dtype, compile=compile, example=x[:1])
+        fast = prepare_for_inference(ours_model, dtype=chosen, compile=compile, example=x[:1])
         ref_model.eval()
         ref_dtype = fast.dtype if best else torch.float32
         ref_desc += f" {_settings(ref_dtype, best)}"
@@ -245,17 +255,18 @@ def bench(
     )
 
 
-def _train_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """Training stays fp32 unless asked: bf16 autocast changes the optimisation itself."""
-    if dtype in ("auto", "float32", "fp32"):
-        return torch.float32
-    if dtype in ("bfloat16", "bf16"):
-        if not bf16_supported(device):
-            raise ModernCNNError(f"--dtype bf16: {device} has no native bfloat16 support")
-        return torch.bfloat16
-    if dtype in ("float16", "fp16") and device.type == "cuda":
-        return torch.float16
-    raise ModernCNNError(f"--dtype must be auto, fp32, bf16 (or fp16 on CUDA), got {dtype!r}")
+def _dtype(dtype: str, mode: str, device: torch.device) -> torch.dtype | str:
+    """The fast path's dtype (:data:`DTYPES`). Training stays fp32 unless asked: bf16
+    autocast changes the optimisation itself; inference's 'auto' is left to
+    :func:`moderncnn.fast.prepare_for_inference`."""
+    if dtype not in DTYPES:
+        raise ModernCNNError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype == "auto":
+        return torch.float32 if mode == "train" else "auto"
+    fp16_on_gpu(dtype, device, "--dtype")
+    if dtype == "bf16" and mode == "train" and not bf16_supported(device):
+        raise ModernCNNError(f"--dtype bf16: {device} has no native bfloat16 support")
+    return DTYPES[dtype]
 
 
 def _dtype_name(dtype: torch.dtype, autocast: bool = True) -> str:

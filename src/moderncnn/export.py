@@ -21,7 +21,6 @@ import io
 import logging
 import math
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -37,6 +36,7 @@ from moderncnn.fast import fold_conv_bn
 from moderncnn.inspect.probe import InputSize
 from moderncnn.io import atomic_write
 from moderncnn.models import create_model, model_info
+from moderncnn.validate import output_file
 
 #: Export format -> the file name's suffix.
 FORMATS = {"onnx": ".onnx", "exported-program": ".pt2"}
@@ -193,7 +193,8 @@ def export(
 
 def _check_request(format: str, output: Path, opset: int | None) -> None:
     """Raise :class:`ExportError` for an unknown format, a file name or opset that does not
-    fit it, missing ONNX packages or an output path that cannot be written."""
+    fit it or missing ONNX packages; :class:`ConfigError` for an output path that cannot be
+    written."""
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; formats: {', '.join(FORMATS)}")
     suffix = FORMATS[format]
@@ -205,21 +206,7 @@ def _check_request(format: str, output: Path, opset: int | None) -> None:
         raise ExportError(f"ONNX opset must be {OPSETS[0]} to {OPSETS[-1]}, got {opset}")
     if format == "onnx" and (find_spec("onnx") is None or find_spec("onnxscript") is None):
         raise ExportError(f"ONNX export needs the onnx and onnxscript packages: {ONNX_INSTALL}")
-    if output.is_dir():
-        raise ExportError(f"{str(output)!r} is a folder; give a file name, e.g. model{suffix}")
-    ancestor = next(p for p in output.absolute().parents if p.exists())
-    if not ancestor.is_dir():
-        raise ExportError(
-            f"cannot write {str(output)!r}: {str(ancestor)!r} is a file, not a folder"
-        )
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=output.parent):
-            pass
-    except OSError as e:
-        raise ExportError(
-            f"cannot write {str(output)!r}: {e.strerror or e}; choose a writable path with -o"
-        ) from None
+    output_file(output, suffix)
 
 
 @contextlib.contextmanager

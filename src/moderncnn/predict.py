@@ -17,8 +17,8 @@ import torch
 
 from moderncnn.data.config import eval_transform, resolve_data_config
 from moderncnn.data.images import read_image, reason
-from moderncnn.errors import ModernCNNError
 from moderncnn.models.base import ConvNet
+from moderncnn.validate import integer
 
 
 @dataclass
@@ -59,8 +59,8 @@ def predict(
     workers: int = 2,
 ) -> Iterator[Prediction]:
     """Yield a :class:`Prediction` for each of ``files``, in order."""
-    if topk < 1 or batch_size < 1:
-        raise ModernCNNError(f"topk and batch size must be positive, got {topk}, {batch_size}")
+    integer(topk, "topk", minimum=1)
+    integer(batch_size, "batch_size", minimum=1)
     names = class_names(model)
     k = min(topk, len(names))
     cfg = resolve_data_config(model)

@@ -3,8 +3,9 @@
 Each command lives in a module with ``register(subparsers)`` adding its parsers, whose
 ``func(args) -> int`` runs the command. Only the module of the command being run is imported
 (the others get a one-line placeholder parser from :data:`COMMANDS`), so ``moderncnn --help``
-starts without importing torch. Bad input (:class:`moderncnn.errors.ModernCNNError`) prints
-one line and exits 2, like argparse's own usage errors.
+starts without importing torch. Bad input, whether argparse refuses it (:class:`Parser`) or
+the library (:class:`moderncnn.errors.ModernCNNError`), prints one line,
+``moderncnn COMMAND: error: ...``, and exits 2.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from moderncnn import __version__
 from moderncnn.errors import ModernCNNError
@@ -35,6 +37,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as the library's errors: the
+    usage block of a command with dozens of options would bury the message (``--help``
+    shows it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def add_command(sub: argparse._SubParsersAction, name: str, **kwargs: object):
     """The parser of command ``name``, with its help line from :data:`COMMANDS`."""
     return sub.add_parser(name, help=COMMANDS[name][1], **kwargs)
@@ -42,7 +53,7 @@ def add_command(sub: argparse._SubParsersAction, name: str, **kwargs: object):
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser; the command named in ``argv`` (if any) gets its full set of options."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="moderncnn",
         description="The modern CNNs (AlexNet, VGG, GoogLeNet, ResNet, DenseNet): build, "
         "inspect, train, evaluate, benchmark and export them.",
@@ -60,13 +71,18 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` (default: the process's arguments); return its exit status."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv).parse_args(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except SystemExit as e:  # argparse: --help, --version (0) or a usage error (2)
+        return int(e.code or 0)
     try:
         return int(args.func(args) or 0)
-    except ModernCNNError as e:
-        print(f"moderncnn {args.command}: error: {e}", file=sys.stderr)
+    except ModernCNNError as e:  # one line, even where the message quotes a library's lines
+        message = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+        print(f"moderncnn {args.command}: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `moderncnn models | head`
         return 0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from moderncnn.bench import MODES, REFERENCES, bench
+from moderncnn.bench import DTYPES, MODES, REFERENCES, bench
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json
-from moderncnn.inspect import parse_input_size
+from moderncnn.cli.types import DEVICE, INPUT_SIZE, POSITIVE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,9 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model")
     p.add_argument("--mode", choices=MODES, default="infer")
-    p.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
+    p.add_argument("--batch", type=POSITIVE, default=32, help="batch size (default 32)")
     p.add_argument(
-        "--input", metavar="CxHxW", help="input size, e.g. 3x32x32 (default: the model's)"
+        "--input",
+        metavar="CxHxW",
+        type=INPUT_SIZE,
+        help="input size, e.g. 3x32x32 (default: the model's)",
     )
     p.add_argument(
         "--against",
@@ -32,25 +35,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         "torchvision-best (the same in the fast path's dtype under autocast, channels_last), "
         "or eager moderncnn",
     )
-    p.add_argument("--runs", type=int, default=5, help="timed runs of each side (default 5)")
+    p.add_argument("--runs", type=POSITIVE, default=5, help="timed runs of each side (default 5)")
     p.add_argument(
         "--dtype",
+        choices=DTYPES,
         default="auto",
-        help="auto (bf16 for inference where native, fp32 for training), fp32, bf16",
+        help="auto (bf16 for inference where native, fp32 for training), fp32, bf16, fp16 (CUDA)",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the fast path")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", type=DEVICE, default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    size = parse_input_size(args.input) if args.input else None
     r = bench(
         args.model,
         args.mode,
         args.batch,
-        size,
+        args.input,
         args.against,
         args.runs,
         args.dtype,

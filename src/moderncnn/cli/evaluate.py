@@ -7,6 +7,7 @@ import argparse
 
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
+from moderncnn.cli.types import DEVICE, NON_NEGATIVE, POSITIVE, WEIGHTS, output
 from moderncnn.train.evaluate import evaluate_weights
 from moderncnn.train.plots import plot_confusion
 from moderncnn.train.tta import TTA_MODES
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--weights",
         required=True,
+        type=WEIGHTS,
         help=".safetensors (moderncnn) or .pth file, or published weights (IMAGENET1K_V1, DEFAULT)",
     )
     p.add_argument("--data-dir", "--data", dest="data_dir", required=True, help="data set folder")
@@ -45,15 +47,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="test-time augmentation: mean logits of the image and its mirror image (flip), "
         "and of both shifted by a pixel (flip-translate; airbench's)",
     )
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--limit", type=int, default=0, help="a fixed random subset of N images")
+    p.add_argument("--batch-size", type=POSITIVE, default=256)
+    p.add_argument(
+        "--limit", type=NON_NEGATIVE, default=0, help="a fixed random subset of N images (0: all)"
+    )
     p.add_argument(
         "--amp", nargs="?", const="bf16", default="none", choices=("none", "bf16", "fp16")
     )
-    p.add_argument("--device", default="", help="default: cuda if available, else cpu")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", type=DEVICE, default="", help="default: cuda if available, else cpu")
+    p.add_argument("--workers", type=NON_NEGATIVE, default=2)
     p.add_argument("--cache-dir", default=None)
-    p.add_argument("--confusion", metavar="PNG", help="write the confusion matrix here")
+    p.add_argument(
+        "--confusion", metavar="PNG", type=output(".png"), help="write the confusion matrix here"
+    )
     p.add_argument(
         "--allow-new-head",
         action="store_true",

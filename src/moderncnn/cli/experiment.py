@@ -6,6 +6,7 @@ import argparse
 
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
+from moderncnn.cli.types import DEVICE, POSITIVE, output
 from moderncnn.experiments import EXPERIMENTS, LEVELS, get_experiment, plan, run_experiment
 from moderncnn.experiments.report import write_report
 from moderncnn.experiments.runner import DEFAULT_OUT
@@ -31,9 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--budget", choices=LEVELS, default="quick", help=levels)
     data = "CIFAR-10: a CIFAR python folder or an ImageFolder tree"
     run.add_argument("--data-dir", "--data", default="", help=data)
-    run.add_argument("--seeds", type=int, help="seeds per arm (default: the budget's)")
+    run.add_argument("--seeds", type=POSITIVE, help="seeds per arm (default: the budget's)")
     run.add_argument("--out", default=str(DEFAULT_OUT), help=f"default {DEFAULT_OUT}")
-    run.add_argument("--device", default="", help="default: cuda if available, else cpu")
+    run.add_argument(
+        "--device", type=DEVICE, default="", help="default: cuda if available, else cpu"
+    )
     run.add_argument("--dry-run", action="store_true", help="print the training commands only")
     run.add_argument("--json", action="store_true", help="print the results as JSON")
     run.set_defaults(func=run_run)
@@ -41,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rep = cmds.add_parser("report", help="write docs/lecture.md from the results")
     rep.add_argument("--results", default=str(DEFAULT_OUT), help="the run's --out")
     rep.add_argument("--budget", choices=LEVELS, default="quick")
-    rep.add_argument("--out", "-o", default="docs/lecture.md")
+    rep.add_argument("--out", "-o", default="docs/lecture.md", type=output(".md"))
     rep.set_defaults(func=run_report)
 
 

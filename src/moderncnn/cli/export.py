@@ -6,8 +6,8 @@ import argparse
 
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json
+from moderncnn.cli.types import INPUT_SIZE, WEIGHTS
 from moderncnn.export import FORMATS, ExportResult, export_model
-from moderncnn.inspect import parse_input_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "difference exceeds 1e-4 of the logit range.",
     )
     p.add_argument("model", help="registered model name")
-    p.add_argument("--weights", help=".safetensors (moderncnn) or .pth file")
+    p.add_argument("--weights", type=WEIGHTS, help=".safetensors (moderncnn) or .pth file")
     p.add_argument("--format", required=True, metavar="{" + ",".join(FORMATS) + "}")
     p.add_argument(
         "--dynamic-batch",
@@ -29,7 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--fast", action="store_true", help="export the conv-BN-folded network (fp32)")
     p.add_argument(
-        "--input", metavar="CxHxW", help="input size, e.g. 3x64x64 (default: the model's)"
+        "--input",
+        metavar="CxHxW",
+        type=INPUT_SIZE,
+        help="input size, e.g. 3x64x64 (default: the model's)",
     )
     p.add_argument("--opset", type=int, help="ONNX opset, 18 to 23 (default: torch's, 20)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         args.output,
         args.format,
         weights=args.weights,
-        input_size=parse_input_size(args.input) if args.input else None,
+        input_size=args.input,
         dynamic_batch=args.dynamic_batch,
         fast=args.fast,
         opset=args.opset,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from moderncnn.cli import add_command
+from moderncnn.cli.types import output
 from moderncnn.inspect.filters import image_conv, load_for_filters, save_filters
 
 
@@ -19,7 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(.safetensors, .pth) or published weights (DEFAULT, IMAGENET1K_V1...) with --model.",
     )
     p.add_argument("source", metavar="SOURCE", help="run directory, weights file or weights name")
-    p.add_argument("--output", "-o", default="filters.png", help="PNG file (default filters.png)")
+    p.add_argument(
+        "--output",
+        "-o",
+        default="filters.png",
+        type=output(".png"),
+        help="PNG file (default filters.png)",
+    )
     p.add_argument("--layer", help="module path of a conv over 1 or 3 channels (default: first)")
     p.add_argument("--model", help="registered model name (default: the run's or the file's)")
     p.set_defaults(func=run)

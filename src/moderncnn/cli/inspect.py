@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
-from moderncnn.inspect import parse_input_size, summarize
+from moderncnn.cli.types import INPUT_SIZE, NON_NEGATIVE, POSITIVE, output
+from moderncnn.inspect import summarize
 from moderncnn.inspect.compare import DEFAULT_MODELS, WARMUP_RUNS, compare, plot_comparison
 from moderncnn.inspect.explain import worked_examples
 from moderncnn.inspect.history import ILSVRC_TOP5
@@ -31,7 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="a registered model, see `moderncnn models`")
     _input_option(p)
     p.add_argument(
-        "--depth", type=int, default=2, help="module nesting depth to list (default 2; 0: totals)"
+        "--depth",
+        type=NON_NEGATIVE,
+        default=2,
+        help="module nesting depth to list (default 2; 0: totals)",
     )
 
     p = _command(
@@ -45,9 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "models", nargs="*", metavar="MODEL", help=f"default: {' '.join(DEFAULT_MODELS)}"
     )
     _input_option(p)
-    p.add_argument("--runs", type=int, default=10, help="timed runs per model (default 10)")
+    p.add_argument("--runs", type=POSITIVE, default=10, help="timed runs per model (default 10)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
-    p.add_argument("--plot", metavar="FILE.png", help="plot top-5 error against GMACs")
+    p.add_argument(
+        "--plot", metavar="FILE.png", type=output(".png"), help="plot top-5 error against GMACs"
+    )
 
     _command(
         sub,
@@ -70,7 +76,10 @@ def _command(
 
 def _input_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (default: the model's own)"
+        "--input",
+        metavar="CxHxW",
+        type=INPUT_SIZE,
+        help="input size, e.g. 3x224x224 (default: the model's own)",
     )
 
 
@@ -93,8 +102,7 @@ def _dims(v: object) -> str:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    size = parse_input_size(args.input) if args.input else None
-    s = summarize(args.model, size, args.depth)
+    s = summarize(args.model, args.input, args.depth)
     if args.json:
         print_json(s.to_dict())
         return 0
@@ -128,8 +136,7 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    size = parse_input_size(args.input) if args.input else None
-    c = compare(args.models or DEFAULT_MODELS, size, None if args.no_latency else args.runs)
+    c = compare(args.models or DEFAULT_MODELS, args.input, None if args.no_latency else args.runs)
     plot = plot_comparison(c, args.plot) if args.plot else None
     if args.json:
         print_json({**c.to_dict(), "plot": None if plot is None else str(plot)})

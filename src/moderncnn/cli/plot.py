@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from moderncnn.cli import add_command
+from moderncnn.cli.types import output
 from moderncnn.train.plots import METRICS, plot_curves
 
 
@@ -17,7 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--metric", choices=tuple(METRICS), default="top1")
-    p.add_argument("--output", "-o", default="errors.png", help="PNG file (default errors.png)")
+    p.add_argument(
+        "--output",
+        "-o",
+        default="errors.png",
+        type=output(".png"),
+        help="PNG file (default errors.png)",
+    )
     p.set_defaults(func=run)
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json
+from moderncnn.cli.types import DEVICE, POSITIVE, WEIGHTS
 from moderncnn.data.images import image_files
 from moderncnn.errors import ModernCNNError
 from moderncnn.models import create_model
 from moderncnn.predict import predict
+from moderncnn.validate import parse_device
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,11 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--weights",
         required=True,
+        type=WEIGHTS,
         help="DEFAULT, IMAGENET1K_V1... (torchvision's published weights) or a .pth/.safetensors",
     )
-    p.add_argument("--topk", type=int, default=5, help="classes per image (default 5)")
-    p.add_argument("--batch", type=int, default=32, help="images per batch (default 32)")
-    p.add_argument("--device", default="", help="default: cuda if available, else cpu")
+    p.add_argument("--topk", type=POSITIVE, default=5, help="classes per image (default 5)")
+    p.add_argument("--batch", type=POSITIVE, default=32, help="images per batch (default 32)")
+    p.add_argument("--device", type=DEVICE, default="", help="default: cuda if available, else cpu")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=run)
 
@@ -42,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         raise ModernCNNError(f"no image files in {' '.join(args.images)}")
     model = create_model(args.model, weights=args.weights)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    results = predict(model, files, args.topk, args.batch, device)
+    results = predict(model, files, args.topk, args.batch, parse_device(args.device))
     failed = 0
     if args.json:
         rows = [r.to_dict() for r in results]

@@ -13,9 +13,11 @@ import tomllib
 
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_table
+from moderncnn.cli.types import WEIGHTS
 from moderncnn.errors import ConfigError
 from moderncnn.train import TrainConfig, load_run_config, resolve_config, train
 from moderncnn.train.config import config_from, list_recipes
+from moderncnn.validate import output_folder
 
 _ALIASES = {
     "output": ["--run-dir"],
@@ -24,6 +26,8 @@ _ALIASES = {
     "drop_rate": ["--dropout"],
 }
 _TYPES = {"int": int, "float": float, "str": str}
+#: Flags checked as they are parsed, beyond their type (the rest: TrainConfig.check()).
+_CHECKED = {"weights": WEIGHTS}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +58,7 @@ def add_config_flags(group: argparse._ArgumentGroup) -> None:
         elif f.type == "dict[str, Any]":
             kw.update(nargs="+", type=key_value, action=KeyValues, metavar="KEY=VALUE")
         else:
-            kw["type"] = _TYPES[f.type]
+            kw["type"] = _CHECKED.get(f.name, _TYPES[f.type])
         if f.metadata["choices"]:
             kw["choices"] = f.metadata["choices"]
         if f.name == "amp":  # `--amp` alone is bf16, as the reference scripts' boolean --amp
@@ -98,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("name a model to train, or --resume RUN_DIR")
     else:
         cfg = resolve_config(args.model, overrides.pop("recipe", ""), **overrides)
+        if cfg.output:
+            output_folder(cfg.output, "--output")
     result = train(cfg, resume=bool(args.resume))
     if int(os.environ.get("RANK", "0")):
         return 0

@@ -88,6 +88,11 @@ def write_report(
     discussion in ``OUT_STEM-discussion.toml`` beside it, when there, goes with each result."""
     out = Path(out)
     results = load_results(results_dir, level)
+    if not results:
+        raise ConfigError(
+            f"no results at the {level} budget in {str(results_dir)!r}: run "
+            f"`moderncnn experiment run all --budget {level} --out {results_dir}` first"
+        )
     discussion = read_discussion(out.parent / f"{out.stem}-discussion.toml")
     figures = out.parent / out.stem
     lines = [

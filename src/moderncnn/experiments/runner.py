@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from moderncnn.data import find_dataset
 from moderncnn.errors import ConfigError, DivergedError
 from moderncnn.experiments.spec import LEVELS, Arm, ArmResult, Budget, Experiment, SeedRun
 from moderncnn.inspect.compare import measure_latency
@@ -28,6 +29,7 @@ from moderncnn.io import atomic_write
 from moderncnn.train import TrainConfig, resolve_config, train
 from moderncnn.train.metrics import read_metrics
 from moderncnn.train.state import latest_checkpoint
+from moderncnn.validate import integer
 
 log = logging.getLogger("moderncnn")
 
@@ -75,9 +77,7 @@ def plan(
             f"{exp.name} trains networks: pass --data-dir (CIFAR-10 as a CIFAR python folder "
             "or an ImageFolder tree, e.g. tar -xzf ../shared/data/cifar10-jpeg.tar.gz)"
         )
-    n_seeds = budget.seeds if seeds is None else seeds
-    if n_seeds < 1:
-        raise ConfigError(f"seeds must be at least 1, got {n_seeds}")
+    n_seeds = integer(budget.seeds if seeds is None else seeds, "seeds", minimum=1)
     runs_dir = Path(out) / level / "runs"
     planned = []
     for arm in exp.arms:
@@ -210,6 +210,8 @@ def run_experiment(
 
     budget = budget_of(exp, level)
     planned = plan(exp, level, data_dir, out, seeds, device)  # every config checked first
+    if planned:
+        find_dataset(data_dir)  # a missing data set fails before the first run
     folder = Path(out) / level / exp.name
     arms = []
     for arm in exp.arms:

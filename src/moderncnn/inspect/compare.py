@@ -19,6 +19,7 @@ from moderncnn.inspect.history import ILSVRC_TOP5
 from moderncnn.inspect.probe import InputSize
 from moderncnn.inspect.summary import summarize
 from moderncnn.models import create_model, model_info
+from moderncnn.validate import integer
 
 #: The lecture's line-up: one or two networks per family.
 DEFAULT_MODELS = ("alexnet", "vgg16", "vgg19", "googlenet", "resnet50", "resnet152", "densenet121")
@@ -99,7 +100,7 @@ def measure_latency(
 ) -> float:
     """Median seconds of ``runs`` batch-1 forward passes on the CPU (eval, inference mode),
     after ``warmup`` untimed ones, with randomly initialised weights; ``options``: the model's."""
-    _check_runs(runs)
+    integer(runs, "runs", minimum=1)
     model = create_model(name, in_chans=input_size[0], **options).eval()
     x = torch.randn(1, *input_size)
     times = []
@@ -112,11 +113,6 @@ def measure_latency(
     return statistics.median(times)
 
 
-def _check_runs(runs: int) -> None:
-    if runs < 1:
-        raise ModernCNNError(f"runs must be at least 1, got {runs}")
-
-
 def compare(
     names: Sequence[str] = DEFAULT_MODELS,
     input_size: InputSize | None = None,
@@ -125,7 +121,7 @@ def compare(
     """Measure ``names`` at ``input_size`` (each model's default when None). ``runs=None``
     skips the latency measurement."""
     if runs is not None:
-        _check_runs(runs)  # before minutes of measurement
+        integer(runs, "runs", minimum=1)  # before minutes of measurement
     entries = []
     for name in names:
         s = summarize(name, input_size, depth=0)

@@ -8,7 +8,6 @@ built on the ``meta`` device: shapes, counts and fields with no memory and no ar
 
 from __future__ import annotations
 
-import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,20 +21,7 @@ from moderncnn.errors import ModernCNNError
 from moderncnn.inspect.fields import Field, FieldTracker, last_maps, probe_input
 from moderncnn.inspect.probe import InputSize, build_meta
 from moderncnn.models.base import ConvNet
-
-
-def parse_input_size(text: str) -> InputSize:
-    """``"3x224x224" -> (3, 224, 224)``; anything else raises :class:`ModernCNNError`."""
-    if not re.fullmatch(r"\d+x\d+x\d+", text.strip()):
-        raise ModernCNNError(
-            f"input size must be CxHxW (channels x height x width), e.g. 3x224x224; got {text!r}"
-        )
-    size = tuple(int(v) for v in text.strip().split("x"))
-    if min(size) < 1:
-        raise ModernCNNError(
-            f"input size must be positive in every dimension, e.g. 3x224x224; got {text!r}"
-        )
-    return size  # type: ignore[return-value]
+from moderncnn.validate import integer
 
 
 @dataclass(frozen=True)
@@ -122,8 +108,7 @@ def summarize(
         input_size: (C, H, W); a registered network's default when None.
         depth: module nesting depth of the rows: 1 for the top-level children, 0 for none.
     """
-    if depth < 0:
-        raise ModernCNNError(f"depth must be 0 or more, got {depth}")
+    integer(depth, "depth")
     if isinstance(model, str):
         name = model
         model, input_size = build_meta(model, input_size)

@@ -10,6 +10,7 @@ import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from moderncnn.errors import ConfigError
 from moderncnn.models import model_info
 from moderncnn.train.schedule import SCHEDULES, WARMUP_MODES, WARMUP_WINDOW
 from moderncnn.train.tta import TTA_MODES
+from moderncnn.validate import fraction, integer, number, parse_device
 
 
 def _opt(help: str, choices: tuple[str, ...] = (), **kw: Any) -> Any:
@@ -168,14 +170,24 @@ class TrainConfig:
             raise ConfigError(
                 "no data given: pass --data-dir (a CIFAR python folder or an ImageFolder tree)"
             )
+        for name in ("epochs", "iterations", "val_size", "limit", "workers", "patience", "warmup"):
+            integer(getattr(self, name), name)
+        for name in ("batch_size", "accum_steps"):
+            integer(getattr(self, name), name, minimum=1)
+        for name in ("lr", "gamma"):
+            number(getattr(self, name), name, inclusive=False)
+        for name in ("weight_decay", "aux_weight", "step_every"):
+            number(getattr(self, name), name)
+        for name in ("momentum", "label_smoothing"):
+            fraction(getattr(self, name), name)
+        parse_device(self.device, here=False)  # whether it is here: when training starts
         if (self.epochs > 0) == (self.iterations > 0):
             raise ConfigError(
                 f"give one of epochs and iterations, got {self.epochs} and {self.iterations}"
             )
-        positive = ("batch_size", "accum_steps", "lr")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.nesterov and not self.momentum:
+            raise ConfigError("nesterov needs momentum > 0 (Nesterov's look-ahead is along it)")
+        self._check_milestones()
         if self.batch_size % self.accum_steps:
             raise ConfigError(
                 f"batch_size {self.batch_size} is not a multiple of accum_steps {self.accum_steps}"
@@ -186,8 +198,6 @@ class TrainConfig:
             )
         if "drop_rate" in self.model_kwargs:
             raise ConfigError("set the dropout rate with drop_rate (--drop-rate), not model_kwargs")
-        if self.warmup < 0:
-            raise ConfigError(f"warmup must be 0 or more iterations, got {self.warmup}")
         if not 0 <= self.warmup_error < 100:
             raise ConfigError(f"warmup_error must be in [0, 100) %, got {self.warmup_error}")
         if self.warmup_error and self.warmup_mode != "constant":
@@ -214,6 +224,14 @@ class TrainConfig:
             raise ConfigError(f"backbone_lr_scale must be in [0, 1], got {self.backbone_lr_scale}")
         if self.schedule == "plateau" and not self.val_size:
             raise ConfigError("the plateau schedule needs a validation split (val_size > 0)")
+
+    def _check_milestones(self) -> None:
+        """Milestones rise from above 0; as fractions of the run, they end below 1."""
+        m = self.milestones
+        if any(b <= a for a, b in pairwise([0.0, *m])):
+            raise ConfigError(f"milestones must increase from above 0, got {m}")
+        if self.milestone_unit == "fraction" and m and m[-1] >= 1:
+            raise ConfigError(f"milestones in unit fraction (of the run) must be below 1, got {m}")
 
     def to_toml(self) -> str:
         """The configuration as a TOML recipe (flat keys, every value)."""

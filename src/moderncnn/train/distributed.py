@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from moderncnn.errors import ConfigError
+from moderncnn.validate import parse_device
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,8 @@ def setup(device: str = "") -> DistEnv:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = parse_device(device)
     if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} asked for, but CUDA is not available")
         dev = torch.device("cuda", local if world > 1 else (dev.index or 0))
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():

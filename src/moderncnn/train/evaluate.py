@@ -14,7 +14,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from moderncnn.checkpoint import load_weights, read_metadata
+from moderncnn.checkpoint import load_state, read_metadata, read_weights
 from moderncnn.data import Splits, find_dataset, load_splits, make_loader
 from moderncnn.data.sources import split_folder, split_folders
 from moderncnn.errors import DataError
@@ -24,6 +24,7 @@ from moderncnn.models.pretrained import weights_cfg, weights_file
 from moderncnn.progress import progress as show_progress
 from moderncnn.train.metrics import Meter
 from moderncnn.train.tta import TestTimeAugmentation
+from moderncnn.validate import fp16_on_gpu, parse_device
 
 
 @dataclass
@@ -144,8 +145,11 @@ def evaluate_weights(
     """
     if ten_crop and tta != "none":
         raise DataError("--ten-crop already averages over flips and crops; drop --tta")
+    dev = parse_device(device)
+    fp16_on_gpu(amp, dev, "--amp")
     cfg = weights_cfg(model_name, weights)  # published weights: from their enum, no download
     weights = weights_file(model_name, weights)
+    state, saved = read_weights(weights)  # a missing or unreadable file fails before the data
     meta = read_metadata(weights)
     source = find_dataset(data_dir)
     if split != "test" and source.kind == "folder" and "train" not in split_folders(source):
@@ -173,9 +177,8 @@ def evaluate_weights(
     images = getattr(splits, split)
     if images is None:
         raise DataError(f"no {split} split (val needs a held-out size > 0)")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model = create_model(model_name, num_classes=len(splits.classes), **saved_options(weights))
-    new_head = load_weights(model, weights, new_head=allow_new_head)
+    new_head = load_state(model, state, saved, weights, new_head=allow_new_head)
     model.to(dev, memory_format=torch.channels_last)
     loader = make_loader(
         splits, images, batch_size, dev, crop=crop, ten_crop=ten_crop, workers=workers

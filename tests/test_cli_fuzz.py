@@ -1,0 +1,318 @@
+"""Malformed invocations of every command: each is refused with exit status 2 and one line on
+stderr, ``moderncnn CMD: error: ...`` (argparse's own errors too: the parsers print no usage
+block), without a traceback, without output and without creating a file.
+
+The table runs in-process through :func:`moderncnn.cli.main` (a process per case would import
+torch a hundred times); two cases also run as ``python -m moderncnn`` to show the real entry
+point behaves the same. Log records count as stderr lines, as the command line prints them
+there (but see :data:`READ_FIRST`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import tiny_model  # noqa: F401  (registers tiny_test_net)
+from conftest import REPO, write_fake_cifar
+from moderncnn.checkpoint import save_weights
+from moderncnn.cli import main
+from moderncnn.models import create_model
+
+# Bases the cases add one malformed flag to; each base alone is a valid invocation.
+TRAIN = ["train", "tiny_test_net", "--data", "{data}", "--epochs", "1", "--val-size", "50",
+         "--batch-size", "50", "--no-progress", "--no-tensorboard"]  # fmt: skip
+EVAL = ["eval", "tiny_test_net", "--weights", "{weights}", "--data", "{data}", "--no-progress"]
+BENCH = ["bench", "resnet20", "--against", "eager", "--runs", "1", "--batch", "2"]
+PREDICT = ["predict", "tiny_test_net", "{image}", "--weights", "{weights}"]
+EXPORT = ["export", "tiny_test_net", "--format", "exported-program", "-o", "m.pt2"]
+RUN = ["experiment", "run", "relu_vs_tanh", "--budget", "smoke", "--dry-run", "--data", "{data}"]
+NO_LATENCY = ["compare", "alexnet", "--no-latency"]
+HUGE = "3x100000x100000"
+
+#: (argv, a fragment of the expected error line). Placeholders: see :func:`make_inputs`.
+CASES: list[tuple[list[str], str]] = [
+    # the command
+    ([], "the following arguments are required: COMMAND"),
+    (["nope"], "invalid choice: 'nope'"),
+    (["--nope", "models"], "unrecognized arguments: --nope"),
+    (["models", "a", "b"], "unrecognized arguments: b"),
+    (["models", "--pretrained", "--nope"], "unrecognized arguments: --nope"),
+    (["models", "--json=yes"], "ignored explicit argument 'yes'"),
+    (["explain", "extra"], "unrecognized arguments: extra"),
+    (["explain", "--json", "--nope"], "unrecognized arguments: --nope"),
+    # summary, compare: model names, input sizes, counts, plot files
+    (["summary"], "required: model"),
+    (["summary", "nope"], "unknown model 'nope'"),
+    (["summary", "resnet20", "--input", HUGE], "4096"),
+    (["summary", "resnet20", "--input", "3x32"], "CxHxW"),
+    (["summary", "resnet20", "--input", "axbxc"], "CxHxW"),
+    (["summary", "resnet20", "--input", "3x32x32x1"], "CxHxW"),
+    (["summary", "resnet20", "--input", "0x32x32"], "1 to 64 channels"),
+    (["summary", "resnet20", "--input", "1000x32x32"], "1 to 64 channels"),
+    (["summary", "resnet20", "--input", "-3x32x32"], "expected one argument"),
+    (["summary", "alexnet", "--input", "3x8x8"], "at least"),
+    (["summary", "resnet20", "--depth", "-1"], "argument --depth: must be 0 or more, got -1"),
+    (["summary", "resnet20", "--depth", "x"], "argument --depth: must be an integer, got 'x'"),
+    (["compare", "nope", "--no-latency"], "unknown model 'nope'"),
+    (["compare", "resnet20", "--runs", "0"], "argument --runs: must be 1 or more, got 0"),
+    (["compare", "resnet20", "--runs", "-1"], "argument --runs: must be 1 or more, got -1"),
+    (["compare", "resnet20", "--runs", "1.5"], "argument --runs: must be an integer"),
+    ([*NO_LATENCY, "--input", HUGE], "4096"),
+    ([*NO_LATENCY, "--input", "3x0x32"], "4096"),
+    ([*NO_LATENCY, "--plot", "out.txt"], "argument --plot: must be a .png file, got 'out.txt'"),
+    ([*NO_LATENCY, "--plot", "{folder}/d.png"], "is a folder"),
+    ([*NO_LATENCY, "--plot", "{file}/c.png"], "is a file, not a folder"),
+    # filters
+    (["filters"], "required: SOURCE"),
+    (["filters", "{missing}"], "is not a run directory"),
+    (["filters", "{weights}", "-o", "out.txt"], "argument --output/-o: must be a .png file"),
+    (["filters", "{weights}", "-o", "{folder}/d.png"], "is a folder"),
+    (["filters", "{weights}", "-o", "{file}/f.png"], "is a file, not a folder"),
+    (["filters", "{weights}", "--layer", "nope"], "nope"),
+    (["filters", "DEFAULT"], "--model"),
+    (["filters", "DEFAULT", "--model", "nope"], "unknown model 'nope'"),
+    (["filters", "{weights}", "--model", "resnet20"], "does not fit resnet20"),
+    (["filters", "{junk}"], "does not record its model"),
+    # train: every kind of value, checked before a run folder is made
+    (["train"], "name a model"),
+    (["train", "nope", "--data", "{data}"], "unknown model 'nope'"),
+    ([*TRAIN, "--device", "bogus"], "device must be cpu, cuda or cuda:N"),
+    ([*TRAIN, "--device", "cpu:x"], "device must be cpu, cuda or cuda:N"),
+    ([*TRAIN, "--device", "cuda:99"], "cuda:99"),
+    ([*TRAIN, "--label-smoothing", "1.5"], "label_smoothing must be in [0, 1), got 1.5"),
+    ([*TRAIN, "--label-smoothing", "-0.1"], "label_smoothing must be in [0, 1), got -0.1"),
+    ([*TRAIN, "--limit", "-3"], "limit must be 0 or more, got -3"),
+    ([*TRAIN, "--workers", "-1"], "workers must be 0 or more, got -1"),
+    ([*TRAIN, "--val-size", "-5"], "val_size must be 0 or more, got -5"),
+    ([*TRAIN, "--milestones", "5", "2"], "milestones must increase"),
+    ([*TRAIN, "--milestones", "-1"], "milestones must increase from above 0"),
+    ([*TRAIN, "--milestone-unit", "fraction", "--milestones", "0.5", "1.5"], "fraction"),
+    ([*TRAIN, "--gamma", "0"], "gamma must be a number > 0, got 0"),
+    ([*TRAIN, "--gamma", "-1"], "gamma must be a number > 0, got -1"),
+    ([*TRAIN, "--lr", "0"], "lr must be a number > 0, got 0"),
+    ([*TRAIN, "--lr", "nan"], "lr must be a number > 0, got nan"),
+    ([*TRAIN, "--lr", "inf"], "lr must be a number > 0, got inf"),
+    ([*TRAIN, "--lr", "x"], "argument --lr: invalid float value: 'x'"),
+    ([*TRAIN, "--batch-size", "0"], "batch_size must be 1 or more, got 0"),
+    ([*TRAIN, "--batch-size", "x"], "argument --batch-size: invalid int value: 'x'"),
+    ([*TRAIN, "--batch-size", "100000"], "lower --batch-size"),
+    ([*TRAIN, "--accum", "3"], "not a multiple of accum_steps"),
+    ([*TRAIN, "--accum", "0"], "accum_steps must be 1 or more, got 0"),
+    ([*TRAIN, "--epochs", "-1"], "epochs must be 0 or more, got -1"),
+    ([*TRAIN, "--epochs", "0", "--iterations", "-5"], "iterations must be 0 or more, got -5"),
+    ([*TRAIN, "--iterations", "5"], "give one of epochs and iterations"),
+    ([*TRAIN, "--momentum", "-0.5"], "momentum must be in [0, 1), got -0.5"),
+    ([*TRAIN, "--momentum", "1.5"], "momentum must be in [0, 1), got 1.5"),
+    ([*TRAIN, "--nesterov", "--momentum", "0"], "nesterov needs momentum > 0"),
+    ([*TRAIN, "--weight-decay", "-1"], "weight_decay must be a number >= 0, got -1"),
+    ([*TRAIN, "--aux-weight", "-1"], "aux_weight must be a number >= 0, got -1"),
+    ([*TRAIN, "--step-every", "-1"], "step_every must be a number >= 0, got -1"),
+    ([*TRAIN, "--schedule", "plateau", "--patience", "-1"], "patience must be 0 or more"),
+    ([*TRAIN, "--warmup", "-1"], "warmup must be 0 or more"),
+    ([*TRAIN, "--warmup-error", "150"], "warmup_error must be in [0, 100)"),
+    ([*TRAIN, "--drop-rate", "1.5"], "drop_rate must be below 1"),
+    ([*TRAIN, "--backbone-lr-scale", "2"], "backbone_lr_scale must be in [0, 1]"),
+    ([*TRAIN, "--amp", "fp32"], "argument --amp: invalid choice: 'fp32'"),
+    ([*TRAIN, "--amp", "fp16", "--device", "cpu"], "needs a GPU"),
+    ([*TRAIN, "--schedule", "nope"], "argument --schedule: invalid choice: 'nope'"),
+    ([*TRAIN, "--augment", "nope"], "argument --augment: invalid choice: 'nope'"),
+    ([*TRAIN, "--download", "imagenet"], "argument --download: invalid choice"),
+    ([*TRAIN, "--model-kwargs", "width"], "expected KEY=VALUE"),
+    ([*TRAIN, "--model-kwargs", "nope=1"], "nope"),
+    ([*TRAIN, "--recipe", "nope"], "no recipe 'nope'"),
+    ([*TRAIN, "--recipe", "{file}"], "no recipe"),
+    ([*TRAIN, "--freeze"], "need --weights"),
+    ([*TRAIN, "--weights", "{missing}"], "does not exist"),
+    ([*TRAIN, "--output", "{file}"], "is a file"),
+    ([*TRAIN, "--output", "{file}/run"], "is a file, not a folder"),
+    ([*TRAIN, "--seed", "x"], "argument --seed: invalid int value: 'x'"),
+    ([*TRAIN, "--nope"], "unrecognized arguments: --nope"),
+    (["train", "--resume", "{missing}"], "not a run directory"),
+    (["train", "tiny_test_net", "--data", "{missing}", "--epochs", "1"], "does not exist"),
+    (["train", "tiny_test_net", "--data", "{file}", "--epochs", "1"], "{file}"),
+    # eval
+    (["eval"], "required: model, --weights, --data-dir"),
+    ([*EVAL, "--batch-size", "0"], "argument --batch-size: must be 1 or more, got 0"),
+    ([*EVAL, "--batch-size", "-1"], "argument --batch-size: must be 1 or more, got -1"),
+    ([*EVAL, "--batch-size", "x"], "argument --batch-size: must be an integer, got 'x'"),
+    ([*EVAL, "--limit", "-1"], "argument --limit: must be 0 or more, got -1"),
+    ([*EVAL, "--workers", "-1"], "argument --workers: must be 0 or more, got -1"),
+    ([*EVAL, "--amp", "fp16", "--device", "cpu"], "--amp fp16 needs a GPU"),
+    ([*EVAL, "--amp", "fp32"], "argument --amp: invalid choice: 'fp32'"),
+    ([*EVAL, "--device", "bogus"], "argument --device: must be cpu, cuda or cuda:N"),
+    ([*EVAL, "--device", "cuda:99"], "cuda:99"),
+    ([*EVAL, "--confusion", "out.txt"], "argument --confusion: must be a .png file"),
+    ([*EVAL, "--confusion", "{folder}/d.png"], "is a folder"),
+    ([*EVAL, "--split", "nope"], "argument --split: invalid choice: 'nope'"),
+    (["eval", "tiny_test_net", "--weights", "{missing}", "--data", "{data}"], "does not exist"),
+    (["eval", "tiny_test_net", "--weights", "{junk}", "--data", "{data}"], "cannot read"),
+    (["eval", "tiny_test_net", "--weights", "{weights}", "--data", "{missing}"], "not exist"),
+    (["eval", "nope", "--weights", "{weights}", "--data", "{data}"], "unknown model 'nope'"),
+    (["eval", "resnet20", "--weights", "{weights}", "--data", "{data}"], "does not fit"),
+    # plot
+    (["plot"], "required: RUN_DIR"),
+    (["plot", "{missing}"], "no metrics.csv"),
+    (["plot", "{folder}"], "no metrics.csv"),
+    (["plot", "{run}", "-o", "out.txt"], "argument --output/-o: must be a .png file"),
+    (["plot", "{run}", "-o", "{folder}/d.png"], "is a folder"),
+    (["plot", "{run}", "-o", "{file}/e.png"], "is a file, not a folder"),
+    (["plot", "{run}", "--metric", "nope"], "argument --metric: invalid choice: 'nope'"),
+    # bench
+    (["bench", "nope"], "unknown model 'nope'"),
+    ([*BENCH, "--dtype", "fp64"], "argument --dtype: invalid choice: 'fp64'"),
+    ([*BENCH, "--dtype", "x"], "argument --dtype: invalid choice: 'x'"),
+    ([*BENCH, "--dtype", "fp16", "--device", "cpu"], "fp16 needs a GPU"),
+    ([*BENCH, "--input", HUGE], "4096"),
+    ([*BENCH, "--batch", "0"], "argument --batch: must be 1 or more, got 0"),
+    ([*BENCH, "--batch", "-1"], "argument --batch: must be 1 or more, got -1"),
+    ([*BENCH, "--batch", "100000000"], "lower --batch or --input"),
+    ([*BENCH, "--runs", "0"], "argument --runs: must be 1 or more, got 0"),
+    ([*BENCH, "--device", "bogus"], "argument --device: must be cpu, cuda or cuda:N"),
+    ([*BENCH, "--device", "cuda:99"], "cuda:99"),
+    ([*BENCH, "--mode", "nope"], "argument --mode: invalid choice: 'nope'"),
+    ([*BENCH, "--against", "nope"], "argument --against: invalid choice: 'nope'"),
+    # predict
+    (["predict"], "required: model, IMAGE_OR_FOLDER, --weights"),
+    (["predict", "tiny_test_net", "{image}"], "required: --weights"),
+    ([*PREDICT, "--topk", "0"], "argument --topk: must be 1 or more, got 0"),
+    ([*PREDICT, "--topk", "-1"], "argument --topk: must be 1 or more, got -1"),
+    ([*PREDICT, "--topk", "x"], "argument --topk: must be an integer, got 'x'"),
+    ([*PREDICT, "--batch", "0"], "argument --batch: must be 1 or more, got 0"),
+    ([*PREDICT, "--device", "bogus"], "argument --device: must be cpu, cuda or cuda:N"),
+    (["predict", "tiny_test_net", "{image}", "--weights", "{missing}"], "does not exist"),
+    (["predict", "nope", "{image}", "--weights", "{weights}"], "unknown model 'nope'"),
+    (["predict", "tiny_test_net", "{folder}", "--weights", "{weights}"], "no image files"),
+    # export
+    (["export", "tiny_test_net", "-o", "m.pt2"], "required: --format"),
+    (["export", "nope", "--format", "exported-program", "-o", "m.pt2"], "unknown model"),
+    (["export", "tiny_test_net", "--format", "nope", "-o", "m.onnx"], "unknown export format"),
+    ([*EXPORT, "-o", "m.txt"], "writes a .pt2 file"),
+    (["export", "tiny_test_net", "--format", "onnx", "-o", "m.pt2"], "writes a .onnx file"),
+    ([*EXPORT, "--opset", "18"], "--opset applies to --format onnx only"),
+    ([*EXPORT, "--opset", "x"], "argument --opset: invalid int value: 'x'"),
+    ([*EXPORT, "--input", HUGE], "4096"),
+    ([*EXPORT, "--weights", "{missing}"], "does not exist"),
+    ([*EXPORT, "-o", "{folder}/d.pt2"], "is a folder"),
+    # experiment
+    (["experiment"], "required: ACTION"),
+    (["experiment", "nope"], "invalid choice: 'nope'"),
+    (["experiment", "list", "extra"], "unrecognized arguments: extra"),
+    (["experiment", "run"], "required: NAME"),
+    (["experiment", "run", "nope", "--dry-run"], "no experiment 'nope'"),
+    ([*RUN, "--seeds", "0"], "argument --seeds: must be 1 or more, got 0"),
+    ([*RUN, "--seeds", "-1"], "argument --seeds: must be 1 or more, got -1"),
+    ([*RUN, "--seeds", "x"], "argument --seeds: must be an integer, got 'x'"),
+    ([*RUN, "--budget", "nope"], "argument --budget: invalid choice: 'nope'"),
+    ([*RUN, "--device", "bogus"], "argument --device: must be cpu, cuda or cuda:N"),
+    ([*RUN, "--data", ""], "pass --data-dir"),
+    (
+        ["experiment", "run", "relu_vs_tanh", "--budget", "smoke", "--data", "{missing}"],
+        "not exist",
+    ),
+    (["experiment", "report", "--results", "{missing}"], "no results"),
+    (["experiment", "report", "--results", "{folder}", "-o", "r.md"], "no results"),
+    (["experiment", "report", "-o", "out.txt"], "argument --out/-o: must be a .md file"),
+    (["experiment", "report", "--budget", "nope"], "argument --budget: invalid choice"),
+]
+
+
+#: Problems that show only once the data or the weights are read: the INFO lines narrating
+#: that reading may come before the error (nothing at WARNING or above may).
+READ_FIRST = ("lower --batch-size", "does not fit")
+
+
+def make_inputs(root: Path) -> dict[str, str]:
+    """The files the cases name: fake CIFAR-10, tiny_test_net weights and a run of it, an
+    image, a junk weights file, a plain file, a folder (holding folders named like files) and
+    a missing path."""
+    data = write_fake_cifar(root / "data", n_train=100, n_test=20)
+    weights = root / "tiny.safetensors"
+    save_weights(create_model("tiny_test_net"), weights)
+    run = root / "run"
+    argv = [*TRAIN, "--output", str(run), "--limit", "100", "--no-test"]
+    assert main([a.format(data=data) for a in argv]) == 0
+    image = root / "cat.png"
+    Image.fromarray(torch.zeros(32, 32, 3, dtype=torch.uint8).numpy()).save(image)
+    (root / "junk.pth").write_bytes(b"not a checkpoint")
+    (root / "file").write_text("a file, not a folder\n")
+    for name in ("d.png", "d.pt2"):
+        (root / "folder" / name).mkdir(parents=True)
+    paths = {"data": data, "weights": weights, "run": run, "image": image}
+    paths |= {"junk": root / "junk.pth", "file": root / "file", "folder": root / "folder"}
+    return {k: str(v) for k, v in paths.items()} | {"missing": str(root / "missing")}
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return make_inputs(tmp_path_factory.mktemp("fuzz_inputs"))
+
+
+def _case_id(argv: list[str]) -> str:
+    return " ".join(argv) or "(nothing)"
+
+
+@pytest.mark.parametrize(("argv", "fragment"), CASES, ids=[_case_id(a) for a, _ in CASES])
+def test_malformed_invocation_is_refused_in_one_line(
+    argv: list[str],
+    fragment: str,
+    inputs: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    caplog.set_level(logging.INFO)
+    code = main([a.format(**inputs) for a in argv])
+    out, err = capsys.readouterr()
+    narration_ok = fragment in READ_FIRST
+    logged = [r for r in caplog.records if r.levelno > logging.INFO or not narration_ok]
+    lines = err.splitlines() + [r.getMessage() for r in logged]
+    assert code == 2, f"exit status {code}; stderr: {err}"
+    assert len(lines) == 1, lines
+    assert re.match(r"moderncnn( [a-z]+)*: error: ", lines[0])
+    assert fragment.format(**inputs) in lines[0]
+    assert out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_table_covers_every_command() -> None:
+    from moderncnn.cli import COMMANDS
+
+    named = {a[0] for a, _ in CASES if a and not a[0].startswith("-")}
+    assert named >= set(COMMANDS) and len(CASES) >= 100
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["nope"], "moderncnn: error: argument COMMAND: invalid choice: 'nope' (choose from "),
+        (
+            ["summary", "resnet20", "--input", HUGE],
+            "moderncnn summary: error: argument --input: must be CxHxW with 1 to 64 channels "
+            f"and 1 to 4096 pixels a side, e.g. 3x224x224; got '{HUGE}'\n",
+        ),
+    ],
+)
+def test_the_entry_point_prints_the_same_line(argv: list[str], line: str, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+    p = subprocess.run(
+        [sys.executable, "-m", "moderncnn", *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert (p.returncode, p.stdout, len(p.stderr.splitlines())) == (2, "", 1)
+    assert p.stderr.startswith(line)
+    assert list(tmp_path.iterdir()) == []
