@@ -170,15 +170,16 @@ class TrainConfig:
             raise ConfigError(
                 "no data given: pass --data-dir (a CIFAR python folder or an ImageFolder tree)"
             )
-        for name in ("epochs", "iterations", "val_size", "limit", "workers", "patience", "warmup"):
+        counts = ("epochs", "iterations", "val_size", "limit", "workers", "patience", "warmup")
+        for name in (*counts, "lr_base_size"):
             integer(getattr(self, name), name)
-        for name in ("batch_size", "accum_steps"):
+        for name in ("batch_size", "accum_steps", "ema_every"):
             integer(getattr(self, name), name, minimum=1)
         for name in ("lr", "gamma"):
             number(getattr(self, name), name, inclusive=False)
         for name in ("weight_decay", "aux_weight", "step_every"):
             number(getattr(self, name), name)
-        for name in ("momentum", "label_smoothing"):
+        for name in ("momentum", "label_smoothing", "ema_decay"):
             fraction(getattr(self, name), name)
         parse_device(self.device, here=False)  # whether it is here: when training starts
         if (self.epochs > 0) == (self.iterations > 0):
@@ -202,14 +203,6 @@ class TrainConfig:
             raise ConfigError(f"warmup_error must be in [0, 100) %, got {self.warmup_error}")
         if self.warmup_error and self.warmup_mode != "constant":
             raise ConfigError("warmup_error ends a constant warm-up (warmup_mode = 'constant')")
-        if not 0 <= self.ema_decay < 1:
-            raise ConfigError(f"ema_decay must be in [0, 1) (0: off), got {self.ema_decay}")
-        if self.ema_every < 1:
-            raise ConfigError(f"ema_every must be 1 or more steps, got {self.ema_every}")
-        if self.lr_base_size < 0:
-            raise ConfigError(
-                f"lr_base_size must be 0 (off) or a batch size, got {self.lr_base_size}"
-            )
         if self.warmup_error and not self.warmup:
             raise ConfigError(
                 "warmup_error needs warmup > 0: the iterations warm-up may last at most"
