@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", nargs="?", help="registered model name (see `moderncnn models`)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in an output folder that holds a run: remove its checkpoints, "
+        "weights and metrics first (without it, such a folder is refused)",
+    )
     add_config_flags(p.add_argument_group("training options (override the recipe)"))
     p.set_defaults(func=run)
 
@@ -98,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("name a model to train, or --resume RUN_DIR")
     else:
         cfg = resolve_config(args.model, overrides.pop("recipe", ""), **overrides)
-    result = train(cfg, resume=bool(args.resume))
+    result = train(cfg, resume=bool(args.resume), overwrite=args.overwrite)
     if int(os.environ.get("RANK", "0")):
         return 0
     rows = [
