@@ -304,14 +304,18 @@ def test_written_files_follow_the_umask(fake_cifar: Path, tmp_path: Path) -> Non
 
 
 def test_stale_temporaries_are_removed_when_a_run_resumes(fake_cifar: Path, tmp_path: Path) -> None:
+    """What a kill left: temporaries, and an older checkpoint (killed between renaming the
+    new one into place and removing the old)."""
     run = tmp_path / "run"
     assert main(_tiny(fake_cifar, run, "--epochs", "1")) == 0
     (run / ".best.safetensors.x1y2.tmp").write_bytes(b"half")
     (run / "checkpoints" / ".epoch-0002.tmp").mkdir()
     (run / "checkpoints" / ".epoch-0002.tmp" / "model.safetensors").write_bytes(b"half")
+    shutil.copytree(run / "checkpoints" / "epoch-0001", run / "checkpoints" / "epoch-0000")
     (run / "other.tmp").write_text("not ours")
     assert main(["train", "--resume", str(run)]) == 0
     assert [p for p in _files(run) if ".tmp" in p] == ["other.tmp"]
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["epoch-0001"]
 
 
 # -- kills at any point: the resumed run ends bit for bit as an uninterrupted one ----------

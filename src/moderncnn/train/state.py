@@ -73,11 +73,16 @@ def save_checkpoint(
         if error is None:
             raise
         raise error from None
+    _remove_older(root, epoch)
+    return final
+
+
+def _remove_older(root: Path, epoch: int) -> None:
+    """Remove the checkpoints of epochs before ``epoch``."""
     for old in root.iterdir():
         m = _EPOCH_DIR.match(old.name)
         if m and int(m.group(1)) < epoch:
             shutil.rmtree(old)
-    return final
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -110,7 +115,7 @@ def open_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     """Make ``run_dir`` ready for a run before its data is read: a folder it can write in,
     holding the run to resume or no run at all (``overwrite`` removes the files of one;
     without it, one there is an error: a new run must not mix with it), and no temporaries
-    a killed run left."""
+    or superseded checkpoints a killed run left."""
     if resume and overwrite:
         raise ConfigError("give --resume (continue the run) or --overwrite (start over), not both")
     check_writable(run_dir)
@@ -125,6 +130,9 @@ def open_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     for folder in (run_dir, run_dir / "checkpoints"):
         for tmp in folder.glob(".*.tmp"):
             _remove(tmp)
+    latest = latest_checkpoint(run_dir)
+    if latest is not None:  # killed between renaming a checkpoint and removing older ones
+        _remove_older(latest.parent, int(latest.name.split("-")[1]))
 
 
 def _remove(path: Path) -> None:
