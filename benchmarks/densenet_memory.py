@@ -12,10 +12,11 @@ peak resident memory (``ru_maxrss``) over its size just before the step; on CUDA
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import subprocess
 import sys
+
+from moderncnn.io import to_json
 
 CASES = {"densenet_bc100_k12": 32, "densenet121": 224}  # model -> input size
 
@@ -96,7 +97,7 @@ def main() -> None:
                 "saving_pct": round(saving, 1),
             }
         )
-        print(json.dumps(rows[-1]), flush=True)
+        print(to_json(rows[-1]), flush=True)
 
 
 if __name__ == "__main__":

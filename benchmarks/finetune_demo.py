@@ -42,6 +42,7 @@ def link_tree(src: Path, dst: Path, classes: list[str], per_class: int | None) -
 def train(out: Path, *args: str) -> dict:
     if not (out / "results.json").is_file():
         cmd = [*MODERNCNN, "train", "resnet20", "--output", str(out), "--no-progress", *args]
+        cmd += ["--overwrite"]  # an interrupted run (no results.json) starts over
         print("$", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
     return json.loads((out / "results.json").read_text())

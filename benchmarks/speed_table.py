@@ -10,11 +10,11 @@ Run it on a quiet machine: every row alternates moderncnn's fast path and its re
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 
 from moderncnn.bench import bench
+from moderncnn.io import to_json
 
 #: (model, mode, batch, input, reference, dtype, compile, runs)
 TABLE = [
@@ -65,7 +65,7 @@ def main() -> None:
         )
     if args.out:
         with open(args.out, "w") as f:
-            json.dump(results, f, indent=1)
+            f.write(to_json(results, indent=1))
 
 
 if __name__ == "__main__":

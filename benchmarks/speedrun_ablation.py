@@ -13,11 +13,11 @@ with a linear warm-up against the unscaled one.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 from pathlib import Path
 
+from moderncnn.io import to_json
 from moderncnn.train import resolve_config, train
 from moderncnn.train.evaluate import evaluate_weights
 
@@ -93,7 +93,7 @@ def main() -> None:
     rows = [run_arm(n, o, s, args) for n, o in ARMS.items() for s in range(args.seeds)]
     args.batch_size = 1024
     rows += [run_arm(n, o, 0, args) for n, o in LARGE_BATCH.items()]
-    Path(args.out, "ablation.json").write_text(json.dumps(rows, indent=1))
+    Path(args.out, "ablation.json").write_text(to_json(rows, indent=1))
     cols = ["ema+tta", "ema+flip", "ema", "last+tta", "last"]
     print("| arm | seeds | " + " | ".join(f"test err % ({c})" for c in cols) + " | train s |")
     print("| --- | ---: |" + " ---: |" * (len(cols) + 1))

@@ -141,7 +141,7 @@ def test_finished_runs_are_reused_and_killed_ones_resume(
     calls = []
     real = runner.train
     monkeypatch.setattr(
-        runner, "train", lambda cfg, resume: calls.append(resume) or real(cfg, resume)
+        runner, "train", lambda cfg, resume, **kw: calls.append(resume) or real(cfg, resume, **kw)
     )
     first = run_experiment(exp, "smoke", fake_cifar, smoke)
     assert calls == []

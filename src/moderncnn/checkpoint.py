@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from moderncnn.errors import CheckpointError
-from moderncnn.io import atomic_write
+from moderncnn.io import atomic_write, to_json
 from moderncnn.models.base import ConvNet
 
 log = logging.getLogger("moderncnn")
@@ -45,26 +46,22 @@ def save_weights(model: nn.Module, path: str | Path, **metadata: object) -> None
         "in_chans": str(getattr(model, "in_chans", "")),
     }
     if getattr(model, "model_kwargs", None):
-        meta["model_kwargs"] = json.dumps(model.model_kwargs)
-    meta.update({k: json.dumps(v) for k, v in metadata.items()})
+        meta["model_kwargs"] = to_json(model.model_kwargs)
+    meta.update({k: to_json(v) for k, v in metadata.items()})
     atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
 
 
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read a weights file into (state_dict, metadata). ``.safetensors`` files carry metadata;
     other files are read with ``torch.load(weights_only=True)`` (no code runs)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"weights file {str(path)!r} does not exist")
+    path = weights_path(path)
     try:
         if path.suffix == ".safetensors":
             with safe_open(str(path), framework="pt") as f:
                 return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})  # noqa: SIM118
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except CheckpointError:
-        raise
-    except Exception as e:  # corrupt, truncated, or not a tensor file at all
-        raise CheckpointError(f"cannot read weights from {str(path)!r}: {e}") from None
+    except Exception as e:
+        raise unreadable(path, e) from None
     if isinstance(obj, Mapping):
         for key in ("state_dict", "model"):  # common wrappers of training checkpoints
             if isinstance(obj.get(key), Mapping):
@@ -76,6 +73,38 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
             "torch.save(model.state_dict(), path) or moderncnn.checkpoint.save_weights"
         )
     return dict(obj), {}
+
+
+def weights_path(path: str | Path) -> Path:
+    """``path``, a file that exists (checked before anything slow, like decoding a data set)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weights file {str(path)!r} does not exist")
+    return path
+
+
+def unreadable(path: Path, error: Exception, what: str = "weights") -> CheckpointError:
+    """Why ``path`` (of ``what``) could not be loaded, in one line. Not torch's advice to load
+    it with ``weights_only=False``: that runs whatever code the file holds."""
+    try:  # torch's reader raises OSError on bad contents too (EINVAL: a seek past the end)
+        with open(path, "rb") as f:
+            empty = not f.read(1)
+        reason = "it is empty" if empty else _reason(path, error)
+    except OSError as e:
+        reason = e.strerror or str(e)
+    return CheckpointError(f"cannot read {what} from {str(path)!r}: {reason}")
+
+
+def _reason(path: Path, error: Exception) -> str:
+    found = re.search(r"GLOBAL ([\w.]+)", str(error))
+    if isinstance(error, pickle.UnpicklingError) and found:
+        return (
+            f"it holds pickled Python objects ({found.group(1)}), not a plain state_dict (names "
+            "to tensors); save one with torch.save(model.state_dict(), path)"
+        )
+    if path.suffix == ".safetensors":
+        return str(error)
+    return "not a PyTorch weights file, or a truncated or corrupt one"
 
 
 def _map_key(key: str) -> str:
@@ -181,8 +210,7 @@ def read_metadata(path: str | Path) -> dict[str, object]:
     path = Path(path)
     if path.suffix != ".safetensors":
         return {}
-    if not path.is_file():
-        raise CheckpointError(f"weights file {str(path)!r} does not exist")
+    weights_path(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = dict(f.metadata() or {})

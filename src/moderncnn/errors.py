@@ -32,6 +32,17 @@ class ConfigError(ModernCNNError):
     """A recipe or training option that is unknown or out of range."""
 
 
+class OutputError(ModernCNNError):
+    """A file or folder that cannot be written: a file in the way, a read-only or full disk."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(str(path), reason)
+        self.path, self.reason = str(path), reason
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path!r}: {self.reason}"
+
+
 class DivergedError(ModernCNNError):
     """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
 

@@ -1,6 +1,5 @@
 """Checks of the values users give (command-line flags, recipe keys, function arguments), one
-per kind: counts, numbers, fractions, devices, input sizes, input files, output files and
-folders.
+per kind: counts, numbers, fractions, devices, input sizes, input files and output files.
 
 Each returns the value (parsed, when given as text) or raises :class:`ConfigError` with a
 message that says what works. ``name`` starts the message (``"batch_size must be 1 or
@@ -11,13 +10,13 @@ one, argparse naming the flag instead.
 from __future__ import annotations
 
 import math
-import os
 import re
 from pathlib import Path
 
 import torch
 
 from moderncnn.errors import ConfigError
+from moderncnn.io import check_writable
 
 #: The largest input :func:`parse_input_size` takes: channels, and pixels a side (AlexNet's
 #: 224 x 18; a 3 x 4096 x 4096 image is 200 MB in fp32, before any activation).
@@ -125,23 +124,5 @@ def output_file(path: str | Path, suffix: str, name: str = "") -> Path:
         raise _must(name, f"a {suffix} file", repr(str(path)))
     if path.is_dir():
         raise ConfigError(f"{str(path)!r} is a folder; give a file name ending in {suffix}")
-    _check_writable(path)
+    check_writable(path.parent)
     return path
-
-
-def output_folder(path: str | Path, name: str = "") -> Path:
-    """A folder that exists or can be made at ``path`` and written into (nothing is created)."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{name} {str(path)!r} is a file; give a folder".lstrip())
-    _check_writable(path)
-    return path
-
-
-def _check_writable(path: Path) -> None:
-    """Raise unless ``path`` can be written: it, or the nearest folder above it that exists."""
-    existing = path if path.exists() else next(p for p in path.absolute().parents if p.exists())
-    if existing is not path and not existing.is_dir():
-        raise ConfigError(f"cannot write {str(path)!r}: {str(existing)!r} is a file, not a folder")
-    if not os.access(existing, os.W_OK):
-        raise ConfigError(f"cannot write {str(path)!r}: {str(existing)!r} is not writable")

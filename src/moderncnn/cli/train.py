@@ -17,7 +17,6 @@ from moderncnn.cli.types import WEIGHTS
 from moderncnn.errors import ConfigError
 from moderncnn.train import TrainConfig, load_run_config, resolve_config, train
 from moderncnn.train.config import config_from, list_recipes
-from moderncnn.validate import output_folder
 
 _ALIASES = {
     "output": ["--run-dir"],
@@ -41,6 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", nargs="?", help="registered model name (see `moderncnn models`)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in an output folder that holds a run: remove its checkpoints, "
+        "weights and metrics first (without it, such a folder is refused)",
+    )
     add_config_flags(p.add_argument_group("training options (override the recipe)"))
     p.set_defaults(func=run)
 
@@ -102,9 +107,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("name a model to train, or --resume RUN_DIR")
     else:
         cfg = resolve_config(args.model, overrides.pop("recipe", ""), **overrides)
-        if cfg.output:
-            output_folder(cfg.output, "--output")
-    result = train(cfg, resume=bool(args.resume))
+    result = train(cfg, resume=bool(args.resume), overwrite=args.overwrite)
     if int(os.environ.get("RANK", "0")):
         return 0
     rows = [

@@ -14,7 +14,7 @@ from moderncnn.errors import ConfigError
 from moderncnn.experiments.catalog import EXPERIMENTS, NOISE_FLOOR
 from moderncnn.experiments.runner import DEFAULT_OUT, budget_of
 from moderncnn.experiments.spec import Experiment
-from moderncnn.io import atomic_write
+from moderncnn.io import atomic_write, to_json
 from moderncnn.train import resolve_config
 
 #: Training images of CIFAR-10, for the paper budget's size (the held-out split excluded).
@@ -196,7 +196,7 @@ def _measured(r: dict[str, Any], figures: Path, folder: Path, base: Path) -> lis
 
 def _compact_json(obj: object) -> str:
     """Indented JSON with lists of numbers on one line."""
-    text = json.dumps(obj, indent=1)
+    text = to_json(obj, indent=1)
     return re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: "[" + re.sub(r"\s+", " ", m[1]) + "]", text)
 
 

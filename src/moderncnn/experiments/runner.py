@@ -25,7 +25,7 @@ from moderncnn.experiments.spec import LEVELS, Arm, ArmResult, Budget, Experimen
 from moderncnn.inspect.compare import measure_latency
 from moderncnn.inspect.probe import build_meta
 from moderncnn.inspect.summary import summarize
-from moderncnn.io import atomic_write
+from moderncnn.io import atomic_write, to_json
 from moderncnn.train import TrainConfig, resolve_config, train
 from moderncnn.train.metrics import read_metrics
 from moderncnn.train.state import latest_checkpoint
@@ -94,7 +94,7 @@ def plan(
             cfg = resolve_config(arm.model, arm.recipe, **overrides)
             values = dataclasses.asdict(cfg)
             identity = {k: v for k, v in values.items() if k not in _EXECUTION}
-            digest = hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+            digest = hashlib.sha1(to_json(identity, sort_keys=True).encode()).hexdigest()
             run_dir = runs_dir / f"{arm.model}-{digest[:10]}"
             cfg = dataclasses.replace(cfg, output=str(run_dir))
             command = train_command(arm.model, cfg.recipe, {**overrides, "output": str(run_dir)})
@@ -132,7 +132,7 @@ def execute(run: PlannedRun) -> SeedRun:
         resume = latest_checkpoint(run_dir) is not None
         log.info("%s %s: %s", "resuming" if resume else "training", run.arm.label, run.command)
         try:
-            train(run.config, resume=resume)
+            train(run.config, resume=resume, overwrite=not resume)  # killed in epoch 1
         except DivergedError as e:
             message = str(e) + "\n"
             atomic_write(diverged, lambda p: p.write_text(message))
@@ -252,7 +252,7 @@ def run_experiment(
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join(command),
     }
-    text = json.dumps(_clean(results), indent=2, allow_nan=False) + "\n"
+    text = to_json(results, indent=2) + "\n"
     atomic_write(folder / "results.json", lambda p: p.write_text(text))
     return results
 
@@ -261,18 +261,3 @@ def _arm_dict(a: ArmResult) -> dict[str, Any]:
     d = dataclasses.asdict(a)
     d["mean"], d["spread"] = a.mean, a.spread
     return d
-
-
-def _finite(x: float) -> float | None:
-    return None if x != x or x in (float("inf"), float("-inf")) else x
-
-
-def _clean(obj: Any) -> Any:
-    """nan and inf as None: results.json is strict JSON."""
-    if isinstance(obj, float):
-        return _finite(obj)
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_clean(v) for v in obj]
-    return obj

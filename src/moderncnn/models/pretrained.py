@@ -201,6 +201,6 @@ def weights_cfg(name: str, weights: str | Path | WeightsEnum) -> PretrainedCfg:
     published weights from torchvision's enum, a file from its metadata (header only)."""
     if is_weights_name(weights):
         return torchvision_cfg(resolve_weights(name, weights))  # type: ignore[arg-type]
-    from moderncnn.checkpoint import read_metadata
+    from moderncnn.checkpoint import read_metadata, weights_path
 
-    return file_cfg(name, weights, read_metadata(weights))  # type: ignore[arg-type]
+    return file_cfg(name, weights, read_metadata(weights_path(weights)))  # type: ignore[arg-type]

@@ -292,10 +292,7 @@ def read_recipe(recipe: str, _inside: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(
             f"no recipe {recipe!r}; recipes: {', '.join(list_recipes())}, or a .toml file"
         )
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"recipe {str(path)!r} is not valid TOML: {e}") from None
+    data = _read_toml(path, "recipe")
     data.pop("description", None)
     base = data.pop("base", None)
     if base is None:
@@ -307,6 +304,15 @@ def read_recipe(recipe: str, _inside: tuple[Path, ...] = ()) -> dict[str, Any]:
     if base.endswith(".toml"):
         base = str(path.parent / base)
     return {**read_recipe(base, (*_inside, path.resolve())), **data}
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {str(path)!r}: {e.strerror}") from None
 
 
 def resolve_config(model: str, recipe: str = "", **overrides: Any) -> TrainConfig:
@@ -361,4 +367,4 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     path = Path(run_dir) / "config.toml"
     if not path.is_file():
         raise ConfigError(f"{str(run_dir)!r} is not a run directory: it has no config.toml")
-    return config_from(tomllib.loads(path.read_text()), source=str(path))
+    return config_from(_read_toml(path, "run configuration"), source=str(path))

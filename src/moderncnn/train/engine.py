@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import json
 import logging
 import math
 import os
@@ -28,7 +27,7 @@ from moderncnn.checkpoint import load_weights, save_weights
 from moderncnn.data import load_splits, make_loader
 from moderncnn.errors import CheckpointError, ConfigError, DivergedError
 from moderncnn.inspect.probe import min_input_size
-from moderncnn.io import atomic_write
+from moderncnn.io import atomic_write, to_json
 from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
 from moderncnn.models.pretrained import weights_cfg
@@ -43,11 +42,14 @@ from moderncnn.train.schedule import LRSchedule
 from moderncnn.train.state import (
     latest_checkpoint,
     load_checkpoint,
+    non_finite,
+    open_run_dir,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
 from moderncnn.train.tta import TestTimeAugmentation
+from moderncnn.validate import fp16_on_gpu
 
 log = logging.getLogger("moderncnn")
 
@@ -103,22 +105,32 @@ def _model_options(cfg: TrainConfig) -> dict[str, object]:
 class Trainer:
     """Builds data, model, optimizer and schedule from a :class:`TrainConfig` and runs them."""
 
-    def __init__(self, cfg: TrainConfig, env: distributed.DistEnv, resume: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        env: distributed.DistEnv,
+        resume: bool = False,
+        overwrite: bool = False,
+    ) -> None:
         self.env = env
-        if cfg.amp == "fp16" and env.device.type != "cuda":
-            raise ConfigError("--amp fp16 needs a GPU (it uses a grad scaler); use --amp bf16")
+        fp16_on_gpu(cfg.amp, env.device, "--amp")
         options = _model_options(cfg)  # bad options fail before data is read
         _configure_determinism(cfg)
         torch.manual_seed(cfg.seed)
         self.run_dir = Path(distributed.broadcast(cfg.output or str(default_run_dir(cfg))))
         self.cfg = cfg = dataclasses.replace(cfg, output=str(self.run_dir))  # not the caller's
+        if env.main:  # checked before the data is read (minutes, for a large data set)
+            open_run_dir(self.run_dir, resume, overwrite)
         resume_from = latest_checkpoint(self.run_dir) if resume else None
         if resume and resume_from is None:
             raise CheckpointError(f"{str(self.run_dir)!r} has no checkpoint to resume from")
-        self.splits = self._load_data()
-        self.num_classes = len(self.splits.classes)
         # A resumed run's weights come from its checkpoint, not from --weights again.
         weights = cfg.weights if cfg.weights and not resume_from else None
+        pretrained = None
+        if weights or cfg.preprocess == "weights":  # a missing file or wrong name fails now
+            pretrained = weights_cfg(cfg.model, cfg.weights)
+        self.splits = self._load_data()
+        self.num_classes = len(self.splits.classes)
         self.model = create_model(
             cfg.model, num_classes=self.num_classes, weights=weights, **options
         )
@@ -126,7 +138,7 @@ class Trainer:
             self._new_head()
         self.input_size = model_info(cfg.model).input_size[-1]
         if cfg.preprocess == "weights":  # normalise and size inputs as the weights were
-            data = weights_cfg(cfg.model, cfg.weights).data
+            data = pretrained.data
             self.splits = dataclasses.replace(self.splits, mean=data.mean, std=data.std)
             self.input_size = data.crop
         self.frozen_norms = freeze(self.model, cfg.freeze, cfg.freeze_until)
@@ -338,13 +350,29 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def _diverged(self, loss: float) -> DivergedError:
+    def _diverged(self, what: float | str) -> DivergedError:
+        """``what``: the training loss, or what else is not finite."""
+        problem = f"loss is {what}" if isinstance(what, float) else what
         where = self.last_checkpoint or "none (no epoch finished)"
         hint = "; or try --amp none" if self.cfg.amp != "none" else ""
         return DivergedError(
-            f"loss is {loss} in epoch {self.epoch + 1} near step {self.step}: training diverged. "
+            f"{problem} in epoch {self.epoch + 1} near step {self.step}: training diverged. "
             f"Last good checkpoint: {where}. Lower --lr (now {self.cfg.lr}){hint}"
         )
+
+    def _check_finite(self, val: EvalResult | None) -> None:
+        """Divergence the training loss misses (BatchNorm normalises with batch statistics in
+        training): weights or running statistics that hold NaN or inf, and the validation
+        metrics they give. Every process takes the same decision."""
+        bad = non_finite(self.model)
+        if distributed.all_reduce(torch.tensor(len(bad), device=self.env.device)).item():
+            stats = bad and all(k.endswith(("running_mean", "running_var")) for k in bad)
+            kind = "BatchNorm statistics" if stats else "weights or BatchNorm statistics"
+            names = ", ".join(bad[:3]) + (f", ... ({len(bad)} in all)" if len(bad) > 3 else "")
+            raise self._diverged(f"{kind} ({names or 'on another rank'}) hold NaN or inf")
+        for name, value in (val.to_dict() if val else {}).items():
+            if not math.isfinite(value):
+                raise self._diverged(f"validation {name} is {value}")
 
     def _train_epoch(self) -> tuple[dict[str, float], float, int]:
         cfg, net, loader = self.cfg, self.net, self.loaders["train"]
@@ -478,9 +506,10 @@ class Trainer:
         while self.epoch < self.epochs and self.step < self.total_steps:
             lr = self.schedule.lr(self.step)
             train, elapsed, images = self._train_epoch()
+            val = self._evaluate("val") if "val" in self.loaders else None
+            self._check_finite(val)
             self.epoch += 1
             throughput.append(images / elapsed)
-            val = self._evaluate("val") if "val" in self.loaders else None
             self.schedule.epoch_end(val.top1_err if val else None)
             row = {
                 "epoch": self.epoch,
@@ -547,18 +576,19 @@ class Trainer:
         if self.env.main:
             summary = {k: str(v) if isinstance(v, Path) else v for k, v in vars(result).items()}
             summary["selected_by"] = "validation" if val else "last epoch"
-            text = json.dumps(summary, indent=2) + "\n"
+            text = to_json(summary, indent=2) + "\n"
             atomic_write(self.run_dir / "results.json", lambda p: p.write_text(text))
         return result
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
-    """Train ``cfg.model`` as ``cfg`` says (``resume``: continue the run in ``cfg.output``).
+def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> TrainResult:
+    """Train ``cfg.model`` as ``cfg`` says (``resume``: continue the run in ``cfg.output``;
+    ``overwrite``: remove the run there first, which is an error otherwise).
 
     Under ``torchrun`` this joins the process group; rank 0 alone logs and saves.
     """
     env = distributed.setup(cfg.device)
     try:
-        return Trainer(cfg, env, resume).fit()
+        return Trainer(cfg, env, resume, overwrite).fit()
     finally:
         distributed.teardown()

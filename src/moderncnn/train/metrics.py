@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from moderncnn.io import atomic_write, output_error
+
 log = logging.getLogger("moderncnn")
 
 COLUMNS = [
@@ -70,15 +72,15 @@ class MetricsLog:
     def __init__(self, run_dir: Path, tensorboard: bool, keep_epochs: int = 0) -> None:
         self.path = run_dir / "metrics.csv"
         rows = read_metrics(self.path) if self.path.is_file() else []
-        with open(self.path, "w", newline="") as f:
-            writer = csv.DictWriter(f, COLUMNS)
-            writer.writeheader()
-            writer.writerows(r for r in rows if int(r["epoch"]) <= keep_epochs)
+        kept = [r for r in rows if int(r["epoch"]) <= keep_epochs]
+        atomic_write(self.path, lambda p: _write_rows(p, kept, "w"))  # a kill keeps the old
         self.tb = _summary_writer(run_dir / "tb") if tensorboard else None
 
     def write(self, row: dict[str, float]) -> None:
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, COLUMNS).writerow({k: row.get(k, "") for k in COLUMNS})
+        try:
+            _write_rows(self.path, [{k: row.get(k, "") for k in COLUMNS}], "a")
+        except OSError as e:
+            raise output_error(self.path, e) from None
         if self.tb is not None:
             for k, v in row.items():
                 if k not in ("epoch", "step") and v != "":
@@ -88,6 +90,15 @@ class MetricsLog:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def _write_rows(path: Path, rows: list[dict], mode: str) -> None:
+    """Rows to ``path``: a new file with the header (``mode`` "w") or appended ("a")."""
+    with open(path, mode, newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS)
+        if mode == "w":
+            writer.writeheader()
+        writer.writerows(rows)
 
 
 def _summary_writer(path: Path):
