@@ -96,8 +96,8 @@ class BasicBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        if self.residual:
-            out = out + (x if self.downsample is None else self.downsample(x))
+        if self.residual:  # in place, as torchvision: no new tensor for the sum
+            out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
 
     def zero_init_last(self) -> None:
@@ -137,8 +137,8 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        if self.residual:
-            out = out + (x if self.downsample is None else self.downsample(x))
+        if self.residual:  # in place, as torchvision: no new tensor for the sum
+            out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
 
     def zero_init_last(self) -> None:
