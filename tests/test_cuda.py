@@ -48,6 +48,7 @@ def test_graphed_speedrun_options(fake_cifar: Path, tmp_path: Path) -> None:
     """bf16 autocast, label smoothing, EMA, TTA, linear warm-up, alternating flips and the
     one-cycle rate (changing every step without re-capture) with the graph."""
     extra = ["--recipe", "speedrun", "--cuda-graphs", "--warmup", "5", "--warmup-mode", "linear"]
+    extra += ["--ema-decay", "0.99"]
     argv = ["train", "resnet20", "--data-dir", str(fake_cifar), *ARGS, *extra]
     out = tmp_path / "run"
     assert main([*argv, "--output", str(out)]) == 0
