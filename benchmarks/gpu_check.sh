@@ -27,7 +27,7 @@ step() {  # step SECONDS NAME COMMAND...
   $PY -c "import torch; print('torch', torch.__version__)"; } | tee -a "$LOG"
 if [ -f data-gpu/cifar10-jpeg.tar.gz ]; then tar -xzf data-gpu/cifar10-jpeg.tar.gz -C "$DATA"; fi
 C10="$DATA/cifar10"
-SMALL=$([ "$GPU" = 1 ] && echo "" || echo "--limit 1000 --epochs 1")
+SMALL=$([ "$GPU" = 1 ] && echo "" || echo "--limit 1000 --epochs 1 --val-size 200")
 
 step 120 "CUDA tests" $PY -m pytest tests/test_cuda.py -q -rs
 for m in "resnet20 128" "resnet56 128" "densenet_bc100_k12 64"; do
@@ -38,7 +38,7 @@ for m in "resnet20 128" "resnet56 128" "densenet_bc100_k12 64"; do
     --batch-size $2 --device $DEV --amp bf16 --images $(( $2 * 40 )) --cuda-graphs
 done
 if [ -d "$C10" ]; then
-  step 30 "decode + cache" $PY -c "from moderncnn.data import load_splits; load_splits('$C10', cache_dir='$DATA/cache')"
+  step 90 "decode + cache" $PY -c "from moderncnn.data import load_splits; load_splits('$C10', cache_dir='$DATA/cache')"
   GRAPHS=$([ "$GPU" = 1 ] && echo --cuda-graphs || echo "")
   step 240 "resnet20 paper recipe" $PY -m moderncnn train resnet20 --data-dir "$C10" \
     --cache-dir "$DATA/cache" --amp bf16 $GRAPHS --no-progress --no-tensorboard \
