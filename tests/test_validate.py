@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from moderncnn.cli.types import POSITIVE, output
-from moderncnn.errors import ConfigError
+from moderncnn.errors import ConfigError, ModernCNNError
+from moderncnn.io import check_writable
 from moderncnn.train.config import resolve_config
 from moderncnn.validate import (
     existing_file,
@@ -19,7 +20,6 @@ from moderncnn.validate import (
     integer,
     number,
     output_file,
-    output_folder,
     parse_device,
 )
 
@@ -63,20 +63,21 @@ def test_paths(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     (tmp_path / "d.png").mkdir()
     assert output_file(tmp_path / "new" / "e.PNG", ".png") == tmp_path / "new" / "e.PNG"
-    assert output_folder(tmp_path / "runs" / "a") == tmp_path / "runs" / "a"
+    check_writable(tmp_path / "runs" / "a")
     assert existing_file(tmp_path / "file") == tmp_path / "file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.png", "file"]  # nothing made
     cases = [
         (lambda: output_file("e.txt", ".png", "-o"), "-o must be a .png file, got 'e.txt'"),
         (lambda: output_file(tmp_path / "d.png", ".png"), "is a folder; give a file name ending"),
-        (lambda: output_file(tmp_path / "file" / "e.png", ".png"), "'file' is a file, not a"),
-        (lambda: output_folder(tmp_path / "file", "--output"), "--output '.*file' is a file"),
-        (lambda: output_folder(tmp_path / "file" / "r"), "'file' is a file, not a folder"),
+        (lambda: output_file(tmp_path / "file" / "e.png", ".png"), "'file': it is a file, not"),
+        (lambda: check_writable(tmp_path / "file"), "cannot write 'file': it is a file, not a"),
+        (lambda: check_writable(tmp_path / "file" / "r"), "'file/r': 'file' is a file, not a"),
         (lambda: existing_file(tmp_path / "no", "weights file"), "weights file '.*no' does not"),
         (lambda: existing_file(tmp_path / "d.png"), "is a folder; give a file"),
     ]
     for call, message in cases:
-        with pytest.raises(ConfigError, match=message.replace("'file'", f"'{tmp_path}/file'")):
+        message = message.replace("'file", f"'{tmp_path}/file")
+        with pytest.raises(ModernCNNError, match=message):
             call()
 
 
