@@ -69,7 +69,7 @@ def test_paths(tmp_path: Path) -> None:
     cases = [
         (lambda: output_file("e.txt", ".png", "-o"), "-o must be a .png file, got 'e.txt'"),
         (lambda: output_file(tmp_path / "d.png", ".png"), "is a folder; give a file name ending"),
-        (lambda: output_file(tmp_path / "file" / "e.png", ".png"), "'file': it is a file, not"),
+        (lambda: output_file(tmp_path / "file" / "e.png", ".png"), "'file/e.png': 'file' is a"),
         (lambda: check_writable(tmp_path / "file"), "cannot write 'file': it is a file, not a"),
         (lambda: check_writable(tmp_path / "file" / "r"), "'file/r': 'file' is a file, not a"),
         (lambda: existing_file(tmp_path / "no", "weights file"), "weights file '.*no' does not"),

@@ -102,19 +102,21 @@ def write_file(path: Path, write: Callable[[BinaryIO], object]) -> None:
             raise
 
 
-def check_writable(folder: str | Path) -> None:
+def check_writable(folder: str | Path, file: str | Path | None = None) -> None:
     """Raise :class:`OutputError` unless ``folder`` is, or can be made, a folder to write in:
-    asked before a run spends minutes reading its data."""
+    asked before a run spends minutes reading its data. ``file``: the file to be written in
+    ``folder``, which the error then names."""
     folder = Path(folder)
+    named = folder if file is None else Path(file)
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        where = "it" if existing == folder else repr(str(existing))
-        raise OutputError(folder, f"{where} is a file, not a folder")
+        where = "it" if existing == named else repr(str(existing))
+        raise OutputError(named, f"{where} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):  # root too, on a read-only file system
         read_only = os.statvfs(existing).f_flag & os.ST_RDONLY
-        raise OutputError(folder, os.strerror(errno.EROFS if read_only else errno.EACCES))
+        raise OutputError(named, os.strerror(errno.EROFS if read_only else errno.EACCES))
 
 
 def _finite(obj: Any) -> Any:

@@ -124,5 +124,5 @@ def output_file(path: str | Path, suffix: str, name: str = "") -> Path:
         raise _must(name, f"a {suffix} file", repr(str(path)))
     if path.is_dir():
         raise ConfigError(f"{str(path)!r} is a folder; give a file name ending in {suffix}")
-    check_writable(path.parent)
+    check_writable(path.parent, path)
     return path
