@@ -12,12 +12,25 @@ import pytest
 
 from moderncnn.cli import main
 from moderncnn.errors import ConfigError
-from moderncnn.experiments import EXPERIMENTS, LEVELS, VERDICTS, plan, run_experiment
-from moderncnn.experiments.catalog import NOISE_FLOOR, combine, lower, steps_to
+from moderncnn.experiments import EXPERIMENTS, LEVELS, plan, run_experiment
+from moderncnn.experiments.catalog import ARCH_ITERATIONS
+from moderncnn.experiments.metrics import TEST_ERROR, steps_to
 from moderncnn.experiments.report import paper_images, write_report
-from moderncnn.experiments.runner import arm_options
-from moderncnn.experiments.spec import ArmResult, SeedRun
+from moderncnn.experiments.runner import arm_options, best_lr
+from moderncnn.experiments.spec import NO_VERDICT, REGIMES, Arm, ArmResult, SeedRun
+from moderncnn.experiments.verdicts import (
+    Equivalent,
+    Faster,
+    Fewer,
+    Lower,
+    NoWorse,
+    arms_of,
+    combine,
+    judge,
+    t_interval,
+)
 from moderncnn.inspect import count_params
+from moderncnn.train import resolve_config, train
 
 REQUIRED = {
     "relu_vs_tanh", "alexnet_ablations", "stacked_3x3", "one_by_one", "degradation",
@@ -26,38 +39,78 @@ REQUIRED = {
 
 
 def test_catalogue_is_complete_and_valid_at_every_budget(tmp_path: Path) -> None:
-    """The ten experiments of the lecture, each with the three budgets; every arm's model and
-    options build, and every run's configuration resolves and is checked."""
+    """The ten experiments of the lecture, each with the three budgets and a regime; every
+    part of a claim compares arms of its own experiment (objects, not labels); every arm's
+    model and options build, and every run's configuration resolves and is checked. An arm
+    with a learning-rate grid plans its grid first."""
     assert set(EXPERIMENTS) >= REQUIRED
     for exp in EXPERIMENTS.values():
         assert set(exp.budgets) == set(LEVELS), exp.name
-        assert exp.claim and exp.source and exp.paper
+        assert exp.claim and exp.source and exp.paper and exp.design
+        assert exp.regime in REGIMES
+        for part in exp.parts:
+            assert all(any(a is b for b in exp.arms) for a in arms_of(part)), exp.name
         for level in LEVELS:
+            budget = exp.budgets[level]
             for arm in exp.arms:
-                count_params(arm.model, **arm_options(arm, exp.budgets[level]))
+                count_params(arm.model, **arm_options(arm, budget))
             runs = plan(exp, level, tmp_path / "data", tmp_path / "out", device="cpu")
-            assert len(runs) == len(exp.arms) * exp.budgets[level].seeds
+            trained = [a for a in exp.arms if a.group not in budget.skip]
+            assert len(runs) == sum(len(a.lrs) or budget.seeds for a in trained)
             for run in runs:
                 assert run.command.startswith(f"moderncnn train {run.arm.model} --recipe ")
                 assert f"--output {run.config.output}" in run.command
+                assert run.grid == bool(run.arm.lrs)
         assert len(paper_images(exp)) == len(exp.arms) and min(paper_images(exp)) > 0
+    assert EXPERIMENTS["stacked_3x3"].budgets["quick"].seeds == 5  # effect under 2 points
 
 
 def test_identical_arms_share_a_run(tmp_path: Path) -> None:
-    """ResNet-20 of the degradation experiment is the same run as in residual_options
-    (shortcut A) and dense_vs_residual: one directory, trained once."""
+    """Arms that are the same network trained the same way are one run: ResNet-20 in four
+    experiments, AlexNet on the full data in three (its ablations, the families, the
+    filters). Seeds are different runs."""
 
     def run_dir(name: str, label: str) -> str:
         runs = plan(EXPERIMENTS[name], "quick", tmp_path, tmp_path / "out")
         return next(r.config.output for r in runs if r.arm.label == label)
 
-    shared = run_dir("degradation", "ResNet-20")
-    assert run_dir("dense_vs_residual", "ResNet-20") == shared
-    assert run_dir("residual_options", "A: zero padding") == shared
+    shared = run_dir("dense_vs_residual", "ResNet-20")
+    assert run_dir("residual_options", "ResNet-20") == shared
+    assert run_dir("families", "ResNet-20") == shared
+    assert run_dir("degradation", "ResNet-20") == shared  # equal iterations and schedule
     assert run_dir("residual_options", "C: all projections") != shared
+    alexnet = run_dir("families", "AlexNet")
+    assert run_dir("alexnet_ablations", "AlexNet") == alexnet == run_dir("filters", "AlexNet")
+    assert run_dir("alexnet_ablations", "dropout + augmentation") != alexnet  # 5,000 images
     one, two = plan(EXPERIMENTS["degradation"], "quick", tmp_path, tmp_path / "o", seeds=2)[:2]
     assert one.config.seed == 0 and two.config.seed == 1
     assert one.config.output != two.config.output
+
+
+def test_regimes_are_what_the_catalogue_declares(tmp_path: Path) -> None:
+    """Regularisation on a 5,000-image subset for 40 epochs; architecture and optimisation
+    on all the data with equal iterations and batch for every arm; one_by_one at equal
+    parameters (within 3%); He initialisation where ReLU networks have no BN."""
+    exp = EXPERIMENTS["alexnet_ablations"]
+    runs = {r.arm.label: r.config for r in plan(exp, "quick", tmp_path, tmp_path / "o")}
+    assert (runs["no dropout"].limit, runs["no dropout"].epochs) == (5000, 40)
+    assert runs["no dropout"].drop_rate == 0 and runs["no augmentation"].augment == "none"
+    assert runs["no LRN"].limit == 0 and runs["no LRN"].iterations == ARCH_ITERATIONS
+    assert runs["no LRN"].model_kwargs == {"width": 0.25, "init": "he", "lrn": False}
+    for name in ("stacked_3x3", "one_by_one", "dense_vs_residual", "degradation"):
+        configs = [r.config for r in plan(EXPERIMENTS[name], "quick", tmp_path, tmp_path)]
+        assert {(c.iterations, c.batch_size, c.schedule, c.limit) for c in configs} == {
+            (configs[0].iterations, 128, "onecycle", 0)
+        }, name
+    quick = EXPERIMENTS["one_by_one"].budgets["quick"]
+    red, naive = (
+        count_params(a.model, **arm_options(a, quick)) for a in EXPERIMENTS["one_by_one"].arms
+    )
+    assert (red, naive) == (372_578, 380_718)
+    relu = plan(EXPERIMENTS["relu_vs_tanh"], "quick", tmp_path, tmp_path)
+    assert {(r.config.stop_error, r.config.schedule, r.config.lr) for r in relu} == {
+        (25.0, "constant", lr) for lr in (0.02, 0.04, 0.07)
+    }
 
 
 def test_plan_errors(tmp_path: Path) -> None:
@@ -71,37 +124,111 @@ def test_plan_errors(tmp_path: Path) -> None:
     assert main(["experiment", "run", "nope", "--data-dir", str(tmp_path)]) == 2
 
 
-def _arm(label: str, values: list[float], params: int = 1) -> ArmResult:
-    return ArmResult(label, "m", {}, "", params, 1, values=values)
+def _arm(label: str, by_seed: dict[int, float], params: int = 1, macs: int = 1) -> ArmResult:
+    return ArmResult(label, "m", {}, "", params, macs, by_seed=by_seed)
 
 
-def test_verdict_rules() -> None:
-    """Differences count beyond twice the seed spread, or beyond the noise floor with one
-    seed; the direction decides supported / not supported."""
-    assert lower(_arm("a", [10.0]), _arm("b", [10.0 + NOISE_FLOOR + 0.1]))[0] == "supported"
-    assert lower(_arm("a", [10.0]), _arm("b", [10.5]))[0] == "inconclusive"
-    assert lower(_arm("a", [12.0]), _arm("b", [10.0]))[0] == "not supported"
-    # two seeds: spreads 0.71, so 1.2 points is within twice the spread (1.41)
-    status, text = lower(_arm("a", [10.0, 11.0]), _arm("b", [11.2, 12.2]))
-    assert status == "inconclusive" and "twice the largest spread over 2 seeds" in text
-    assert lower(_arm("a", [10.0, 10.2]), _arm("b", [13.0, 13.2]))[0] == "supported"
-    assert lower(_arm("a", []), _arm("b", [1.0]))[0] == "inconclusive"
-    parts = [("supported", "x"), ("inconclusive", "y")]
-    assert combine(parts).status == "partly supported"
-    assert combine([("supported", "x")] * 2).status == "supported"
-    assert combine([("not supported", "x"), ("inconclusive", "y")]).status == "not supported"
-    assert combine([("inconclusive", "y")]).status == "inconclusive"
+def _judge(part: object, **arms: ArmResult) -> dict:
+    """Judge ``part`` on results given by its arms' field names."""
+    return part.judge({getattr(part, k): v for k, v in arms.items()}, "%")
 
 
-def test_steps_to_threshold_interpolates() -> None:
-    run = SeedRun(0, "", "")
-    run.curve = [
-        {"epoch": 1, "step": 100, "train_err": 50.0},
-        {"epoch": 2, "step": 200, "train_err": 20.0},
-    ]
-    assert steps_to(25.0)(run) == pytest.approx(100 + 100 * (50 - 25) / 30)
-    assert steps_to(60.0)(run) == pytest.approx(100 * 30 / 40)  # from 90% at step 0
-    assert steps_to(10.0)(run) is None
+def test_t_interval_is_students() -> None:
+    """Mean 2, sample sd 1 over 3 values: half-width t(0.975, 2) / sqrt(3) = 2.4841."""
+    ci = t_interval([1.0, 2.0, 3.0])
+    assert (ci.mean, ci.n) == (2.0, 3)
+    assert ci.high - ci.mean == pytest.approx(4.302653 / 3**0.5, rel=1e-6)
+    assert t_interval([5.0]) is None
+
+
+def test_verdicts_from_paired_intervals() -> None:
+    """A consistent 1-point gain in 3 of 3 seeds is supported (the old rule called it
+    inconclusive), a gain that changes sign is inconclusive, a consistent loss is not
+    supported; a missing seed is left out of the pairing."""
+    a, b = Arm("a", "m"), Arm("b", "m")
+    lower = Lower(better=a, worse=b)
+    good = _arm("a", {0: 10.0, 1: 10.5, 2: 11.0})
+    assert (
+        _judge(lower, better=good, worse=_arm("b", {0: 11.0, 1: 11.6, 2: 12.1}))["status"]
+        == "supported"
+    )
+    mixed = _judge(lower, better=good, worse=_arm("b", {0: 12.0, 1: 9.5, 2: 11.5}))
+    assert mixed["status"] == "inconclusive" and mixed["interval"]["low"] < 0
+    assert (
+        _judge(lower, better=good, worse=_arm("b", {0: 9.0, 1: 9.4, 2: 10.1}))["status"]
+        == "not supported"
+    )
+    one = _judge(lower, better=good, worse=_arm("b", {0: 11.0, 5: 12.0}))
+    assert one["status"] == "inconclusive" and "2 needed" not in one["text"]
+    assert one["interval"] is None
+    # no loss within 1 point: [0.1, 0.2, 0.3] worse is inside; [2, 2.2, 2.1] is beyond
+    no_worse = NoWorse(arm=a, reference=b, margin=1.0)
+    ref = _arm("b", {0: 10.0, 1: 10.0, 2: 10.0})
+    near = _arm("a", {0: 10.1, 1: 10.2, 2: 10.3})
+    assert _judge(no_worse, arm=near, reference=ref)["status"] == "supported"
+    far = _arm("a", {0: 12.0, 1: 12.2, 2: 12.1})
+    assert _judge(no_worse, arm=far, reference=ref)["status"] == "not supported"
+    same = Equivalent(a=a, b=b, margin=1.0)
+    assert _judge(same, a=ref, b=near)["status"] == "supported"
+    assert _judge(same, a=ref, b=far)["status"] == "not supported"
+
+
+def test_faster_counts_unreached_runs_as_lower_bounds() -> None:
+    fast, slow = Arm("ReLU", "m"), Arm("tanh", "m")
+    relu = _arm("ReLU", {0: 1000.0, 1: 1100.0, 2: 900.0})
+    relu.runs = [SeedRun(s, "", "", stopped_at=int(v)) for s, v in relu.by_seed.items()]
+    tanh = _arm("tanh", {0: 3000.0, 1: 3900.0, 2: 2700.0})
+    tanh.runs = [SeedRun(0, "", "", stopped_at=3000), SeedRun(1, "", "", steps=3900),
+                 SeedRun(2, "", "", stopped_at=2700)]  # fmt: skip
+    part = _judge(Faster(fast, slow, paper_ratio=6), fast=relu, slow=tanh)
+    assert part["status"] == "supported"
+    assert (
+        "3.17x fewer [2.50, 4.03]" in part["text"]
+        and "seeds [1] did not reach it: lower bounds" in part["text"]
+    )
+
+
+def test_counts_and_combining_parts() -> None:
+    small, big = Arm("small", "m"), Arm("big", "m")
+    fewer = Fewer(small, big, counts=("params",))
+    results = {small: _arm("small", {}, params=10, macs=99), big: _arm("big", {}, params=20)}
+    assert fewer.judge(results, "%")["status"] == "supported"
+    assert Fewer(small, big).judge(results, "%")["status"] == "not supported"  # more MACs
+    s, i, n = ({"status": x, "text": x} for x in ("supported", "inconclusive", "not judged"))
+    assert combine([s, i]).status == "partly supported"
+    assert combine([s, s, n]).status == "supported"
+    assert combine([{"status": "not supported", "text": ""}, i]).status == "not supported"
+    assert combine([i, n]).status == "inconclusive"
+    verdict = judge([Lower(small, big)], {big: results[big]}, "%")  # small not trained
+    assert verdict.status == "inconclusive" and "small: not run at this budget" in verdict.text
+
+
+def test_metrics_read_runs() -> None:
+    """A diverged run stands for chance; iterations to a threshold are where training
+    stopped, or a lower bound (the steps taken) when it never got there."""
+    assert TEST_ERROR.read(SeedRun(0, "", "", test_err=12.5)) == 12.5
+    assert TEST_ERROR.read(SeedRun(0, "", "", test_err=12.5, diverged="nan")) == 90.0
+    steps = steps_to(25.0)
+    assert steps.key == "steps_to_25"
+    assert steps.read(SeedRun(0, "", "", stopped_at=321, steps=330)) == 321
+    assert steps.read(SeedRun(0, "", "", steps=3900)) == 3900
+    exp = EXPERIMENTS["relu_vs_tanh"]
+    grid = [SeedRun(100, "", "", lr=lr, stopped_at=s) for lr, s in ((0.02, 900), (0.04, 700))]
+    grid.append(SeedRun(100, "", "", lr=0.07, steps=3900))
+    assert best_lr(exp, grid) == 0.04
+
+
+def test_training_stops_at_the_error_threshold(fake_cifar: Path, tmp_path: Path) -> None:
+    """``stop_error``: training ends the step the mean training error of the last 20
+    mini-batches falls below the threshold (99.9%: as soon as 20 batches are seen), and the
+    step is recorded."""
+    cfg = resolve_config("resnet20", "resnet_cifar", data_dir=str(fake_cifar), limit=80,
+                         val_size=0, batch_size=4, epochs=3, stop_error=99.9, progress=False,
+                         output=str(tmp_path / "run"), tensorboard=False)  # fmt: skip
+    result = train(cfg)
+    assert result.stopped_at == 20
+    summary = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert summary["stopped_at"] == 20 and result.epochs == 1
 
 
 @pytest.fixture(scope="module")
@@ -116,15 +243,21 @@ def smoke(fake_cifar: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_experiment_runs_at_smoke(smoke: Path) -> None:
     for name, exp in EXPERIMENTS.items():
         r = json.loads((smoke / "smoke" / name / "results.json").read_text())
-        assert r["verdict"]["status"] in VERDICTS, name
+        assert r["verdict"]["status"] == NO_VERDICT, name  # 3 steps of 16 images: no verdict
         assert r["figure"] == f"{name}.png" and (smoke / "smoke" / name / r["figure"]).is_file()
         assert [a["label"] for a in r["arms"]] == [a.label for a in exp.arms]
+        assert r["regime"] == exp.regime and r["machine"]["bf16_native"] in (True, False)
         for a in r["arms"]:
             assert a["params"] > 0 and a["macs"] > 0
             assert all(run["curve"] or run["diverged"] for run in a["runs"])
         assert r["machine"]["torch"] and r["command"].startswith("moderncnn experiment run")
     families = json.loads((smoke / "smoke" / "families" / "results.json").read_text())
     assert all(a["latency_ms"] > 0 for a in families["arms"])
+    relu = json.loads((smoke / "smoke" / "relu_vs_tanh" / "results.json").read_text())
+    assert [len(a["grid"]) for a in relu["arms"]] == [3, 3]  # the lr grid, then the seeds
+    chosen = {run["lr"] for a in relu["arms"] for run in a["runs"]}
+    assert chosen <= {0.02, 0.04, 0.07} and all(len(a["runs"]) == 1 for a in relu["arms"])
+    assert {run["precision"] for a in relu["arms"] for run in a["runs"]} == {"fp32"}
     quiz = json.loads((smoke / "smoke" / "one_by_one" / "results.json").read_text())["extra"]
     assert quiz["fewest_parameters"] == "googlenet_paper"
     assert quiz["quiz"]["alexnet_paper"]["params"] == 60_965_224
@@ -165,6 +298,12 @@ def test_report(smoke: Path, tmp_path: Path) -> None:
         assert f"![{name}](lecture/{name}.png)" in text
     assert "moderncnn experiment run relu_vs_tanh --budget smoke" in text
     assert " nan" not in text and "NaN" not in text
+    assert "| no verdict (smoke) |" in text and "**supported**" not in text
+    degradation = text[text.index("## 5. degradation") : text.index("## 6.")]
+    header = next(line for line in degradation.splitlines() if line.startswith("| arm |"))
+    assert "training top-1 error of the last epoch (%): per seed" in header
+    assert "training err %" not in header and "test err %" in header  # no column twice
+    assert "**Regime:** optimisation" in degradation and "precision fp32" in degradation
     partial = tmp_path / "partial"
     shutil.copytree(smoke / "smoke" / "filters", partial / "smoke" / "filters")
     text = write_report(partial, "smoke", tmp_path / "p.md").read_text()
@@ -181,4 +320,8 @@ def test_list_command(capsys) -> None:
     assert all(e["budgets"] == list(LEVELS) for e in listed)
     assert main(["experiment", "run", "degradation", "--dry-run", "--data-dir", "d"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4 and all(line.startswith("moderncnn train ") for line in lines)
+    assert len(lines) == 12 and all(line.startswith("moderncnn train ") for line in lines)
+    assert main(["experiment", "run", "relu_vs_tanh", "--dry-run", "--data-dir", "d"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("moderncnn train ") for line in lines) == 6  # the grids
+    assert lines[-1] == "then 3 seeds an arm at its grid's best learning rate"

@@ -75,8 +75,12 @@ def run_run(args: argparse.Namespace) -> int:
     everything = []
     for exp in experiments:
         if args.dry_run:
-            for p in plan(exp, args.budget, args.data_dir, args.out, args.seeds, args.device):
+            planned = plan(exp, args.budget, args.data_dir, args.out, args.seeds, args.device)
+            for p in planned:
                 print(p.command)
+            if any(p.grid for p in planned):
+                seeds = args.seeds or exp.budgets[args.budget].seeds
+                print(f"then {seeds} seeds an arm at its grid's best learning rate")
             continue
         results = run_experiment(exp, args.budget, args.data_dir, args.out, args.seeds, args.device)
         everything.append(results)

@@ -33,23 +33,24 @@ def _title(fig: Figure, exp: Experiment) -> None:
 
 
 def _curves(exp: Experiment, arms: list[ArmResult]) -> Figure:
-    """Training error (dashed) and held-out error (solid) against iterations, one panel per
-    group; seed 0 of each arm."""
+    """Training error against iterations, one panel per group: every seed of each arm (seed
+    0 labelled), and held-out error (solid) where there is a validation split."""
     groups = list(dict.fromkeys(a.group for a in arms))
     fig = Figure(figsize=(5.5 * len(groups), 4))
     axes = fig.subplots(1, len(groups), squeeze=False)[0]
     for i, arm in enumerate(arms):
         ax = axes[groups.index(arm.group)]
-        run = arm.runs[0]
-        steps = [p["step"] for p in run.curve]
         color = f"C{i % 10}"
-        ax.plot(steps, [p["train_err"] for p in run.curve], "--", color=color, lw=1,
-                label=f"{arm.label} (train)")  # fmt: skip
-        if any("val_err" in p for p in run.curve):
-            ax.plot(steps, [p.get("val_err", math.nan) for p in run.curve], "-", color=color,
-                    lw=2, label=f"{arm.label} (held out)")  # fmt: skip
-        if run.diverged:
-            ax.annotate("diverged", (steps[-1] if steps else 0, 50), color=color)
+        for k, run in enumerate(arm.runs):
+            steps = [p["step"] for p in run.curve]
+            ax.plot(steps, [p["train_err"] for p in run.curve], "--", color=color, lw=1,
+                    label=None if k else f"{arm.label} (train)")  # fmt: skip
+            if any("val_err" in p for p in run.curve):
+                held_out = None if k else f"{arm.label} (held out)"
+                ax.plot(steps, [p.get("val_err", math.nan) for p in run.curve], "-",
+                        color=color, lw=2, label=held_out)  # fmt: skip
+            if run.diverged:
+                ax.annotate("diverged", (steps[-1] if steps else 0, 50), color=color)
     threshold = exp.plot_args.get("threshold")
     for ax, group in zip(axes, groups, strict=True):
         if threshold is not None:
@@ -62,16 +63,16 @@ def _curves(exp: Experiment, arms: list[ArmResult]) -> Figure:
 
 
 def _bars(exp: Experiment, arms: list[ArmResult]) -> Figure:
-    """Test error per arm (bar, seed spread as error bar) and the last epoch's training
+    """Test error per arm (bar: the mean; dots: each seed) and the last epoch's training
     error (marker): the gap between them is what regularisation closes."""
     fig = Figure(figsize=(max(5.0, 1.3 * len(arms)), 4))
     ax = fig.subplots()
     xs = range(len(arms))
     test = [a.mean_of("test_err") for a in arms]
-    spread = [
-        a.spread if exp.metric.key == "test_err" and a.spread == a.spread else 0 for a in arms
-    ]
-    ax.bar(xs, test, yerr=spread, color=[f"C{i % 10}" for i in xs], alpha=0.8, label="test")
+    ax.bar(xs, test, color=[f"C{i % 10}" for i in xs], alpha=0.8, label="test (mean)")
+    for x, a in zip(xs, arms, strict=True):
+        seeds = [r.test_err for r in a.runs if r.test_err is not None]
+        ax.plot([x] * len(seeds), seeds, "k.", ms=4, label="test (each seed)" if x == 0 else None)
     ax.plot(xs, [a.mean_of("train_err") for a in arms], "k_", ms=20, mew=2,
             label="training (last epoch)")  # fmt: skip
     for x, a, t in zip(xs, arms, test, strict=True):
@@ -88,14 +89,16 @@ def _bars(exp: Experiment, arms: list[ArmResult]) -> Figure:
 
 
 def _scatter(exp: Experiment, arms: list[ArmResult]) -> Figure:
-    """Test error against parameters and against MACs (DenseNet Fig. 4's axes)."""
+    """Test error against parameters and against MACs (DenseNet Fig. 4's axes): each seed a
+    dot, the mean a marker."""
     fig = Figure(figsize=(10, 4))
     for ax, key, label in zip(fig.subplots(1, 2), ("params", "macs"), ("parameters", "MACs"),
                               strict=True):  # fmt: skip
         for i, a in enumerate(arms):
             x, y = getattr(a, key), a.mean_of("test_err")
-            ax.errorbar(x, y, yerr=a.spread if a.spread == a.spread else None, fmt="o",
-                        color=f"C{i % 10}", label=a.label)  # fmt: skip
+            seeds = [r.test_err for r in a.runs if r.test_err is not None]
+            ax.plot([x] * len(seeds), seeds, ".", color=f"C{i % 10}", alpha=0.5)
+            ax.plot(x, y, "o", color=f"C{i % 10}", label=a.label)
         ax.set(xscale="log", xlabel=f"{label} (log scale)", ylabel="test top-1 error (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

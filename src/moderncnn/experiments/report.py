@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from moderncnn.errors import ConfigError
-from moderncnn.experiments.catalog import EXPERIMENTS, NOISE_FLOOR
+from moderncnn.experiments.catalog import EXPERIMENTS
 from moderncnn.experiments.runner import DEFAULT_OUT, budget_of
-from moderncnn.experiments.spec import Experiment
+from moderncnn.experiments.spec import REGIMES, Experiment
+from moderncnn.experiments.verdicts import CONFIDENCE
 from moderncnn.io import atomic_write, to_json
 from moderncnn.train import resolve_config
 
@@ -110,22 +111,28 @@ def write_report(
         "",
         "Finished runs are reused and interrupted ones resume, so a set can run in several "
         "sittings; identical arms of different experiments (ResNet-20 in four of them) are one "
-        "run. A verdict is *supported* when the difference is in the claimed direction by more "
-        f"than seed noise (twice the spread over seeds; with one seed, {NOISE_FLOOR:g} point of "
-        "error), "
-        "*inconclusive* when it is within it, *not supported* when it goes the other way, and "
-        "*partly supported* when a claim's parts disagree.",
+        "run. Each claim is measured in the regime where it can show (optimisation claims on "
+        "training error, regularisation claims where the network overfits, architecture "
+        "claims with equal iterations and batch on all the data), with several seeds. Arms "
+        "trained with the same seed see the same data order, so each part of a claim takes "
+        f"the differences seed by seed and their {CONFIDENCE:.0%} t-interval. A part is "
+        "*supported* when the interval excludes 0 in the claimed direction (for a claim of no "
+        "loss: when it lies within the stated margin), *not supported* when it excludes 0 "
+        "the other way, *inconclusive* otherwise; a claim is *partly supported* when its parts "
+        "disagree. A smoke run gives no verdict.",
         "",
-        "Adding an experiment is a few lines in the catalogue:",
+        "Adding an experiment is a few lines in the catalogue "
+        "(`src/moderncnn/experiments/catalog.py`):",
         "",
         "```python",
+        'default = Arm("default", "resnet56")',
+        'zero = Arm("zero gamma", "resnet56", {"zero_init_residual": True})',
         "_add(Experiment(",
         '    name="zero_init", claim="zero-initialised residual branches train faster",',
-        '    source="Goyal et al. 2017, Sec. 5.1", paper="...",',
-        '    arms=(Arm("default", "resnet56"),',
-        '          Arm("zero gamma", "resnet56", {"zero_init_residual": True})),',
-        '    budgets={"smoke": SMOKE, "quick": QUICK, "paper": PAPER},',
-        '    metric=TRAIN_ERROR, judge=_judge_pairs([("zero gamma", "default")]), plot="curves",',
+        '    source="Goyal et al. 2017, Sec. 5.1", paper="...", regime="optimisation",',
+        "    arms=(default, zero), metric=TRAIN_ERROR, parts=(Lower(zero, default),),",
+        '    budgets={"smoke": SMOKE, "quick": _quick(OPTIMISATION, _OPT_NOTE), "paper": PAPER},',
+        '    plot="curves",',
         "))",
         "```",
         "",
@@ -135,6 +142,8 @@ def write_report(
     for name, exp in EXPERIMENTS.items():
         r = results.get(name)
         verdict = f"**{r['verdict']['status']}**" if r else "not run"
+        if r and r["level"] == "smoke":
+            verdict = "no verdict (smoke)"
         lines.append(f"| [{name}](#{name}) | {exp.claim} | {exp.source} | {verdict} |")
     for i, (name, exp) in enumerate(EXPERIMENTS.items(), 1):
         lines += ["", f"## {i}. {name}", "", f"**Claim.** {exp.claim}.", ""]
@@ -156,32 +165,56 @@ def write_report(
 def _measured(r: dict[str, Any], figures: Path, folder: Path, base: Path) -> list[str]:
     m = r["machine"]
     where = m["gpu"] or f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads"
+    bf16 = "native bf16" if m.get("bf16_native") else "no native bf16"
+    precision = sorted({run["precision"] for a in r["arms"] for run in a["runs"]} - {""})
     metric = r["metric"]["label"]
+    regime = r["regime"]
     lines = [
-        f"**Measured** ({r['level']} budget: {r['budget']['note']}; {where}; torch "
-        f"{m['torch']}; {r['date']}; {r['train_time_s'] / 60:.1f} min of training):",
+        f"**Regime:** {regime}: {REGIMES[regime]}.",
         "",
-        f"| arm | network (options) | parameters | MACs | {metric} | training err % "
-        "| test err % | images/s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        f"**Measured** ({r['level']} budget: {r['budget']['note']}; {where}, {bf16}; "
+        f"precision {', '.join(precision) or 'not recorded'}; torch {m['torch']}; {r['date']}; "
+        f"{r['train_time_s'] / 60:.1f} min of training):",
+        "",
     ]
+    columns = {"train_err": "training err %", "test_err": "test err %"}
+    shown = {k: v for k, v in columns.items() if k != r["metric"]["key"]}
+    header = ["arm", "network (options)", "parameters", "MACs", f"{metric}: per seed",
+              "mean", *shown.values(), "images/s", "paper"]  # fmt: skip
+    lines += ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
     for a in r["arms"]:
         options = ", ".join(f"{k}={v}" for k, v in a["options"].items())
         runs = a["runs"]
         values = ", ".join(f"{v:.4g}" for v in a["values"]) or "-"
-        mean = "" if a["mean"] is None or len(a["values"]) < 2 else f" (mean {a['mean']:.4g})"
         if any(run["diverged"] for run in runs):
             values += " (diverged)"
-        lines.append(
-            f"| {a['label']} | {a['model']}{f' ({options})' if options else ''} "
-            f"| {a['params']:,} | {a['macs']:,} | {values}{mean} "
-            f"| {_mean(runs, 'train_err')} | {_mean(runs, 'test_err')} "
-            f"| {_mean(runs, 'images_per_s', '.0f')} |"
-        )
+        mean = f"{a['mean']:.4g}" if a["values"] else "-"
+        cells = [
+            a["label"],
+            f"{a['model']}{f' ({options})' if options else ''}",
+            f"{a['params']:,}",
+            f"{a['macs']:,}",
+            values,
+            mean,
+            *(_mean(runs, k) for k in shown),
+            _mean(runs, "images_per_s", ".0f"),
+            a.get("paper") or "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    grids = [(a["label"], run) for a in r["arms"] for run in a.get("grid", [])]
+    if grids:
+        lines += ["Learning-rate grid (one seed each, not among the compared seeds):", ""]
+        lines += [f"- {label}, lr {run['lr']:g}: {_grid_value(run)}" for label, run in grids]
+        lines.append("")
+    if r["budget"].get("skipped"):
+        lines += [f"Not trained at this budget: {', '.join(r['budget']['skipped'])}.", ""]
     v = r["verdict"]
-    lines += ["", f"**Verdict: {v['status']}.** {v['text']}.", ""]
-    if r["notes"]:
-        lines += [f"*Notes.* {r['notes']}", ""]
+    lines += [f"**Verdict: {v['status']}.**", ""]
+    lines += [f"- {p['text']}: **{p['status']}**" for p in v.get("parts", [])] or [v["text"]]
+    lines.append("")
+    if r.get("design"):
+        lines += [f"*Design.* {r['design']}", ""]
     if r["extra"]:
         lines += ["Counts that need no training:", "", "```json"]
         lines += [_compact_json(r["extra"]), "```", ""]
@@ -192,6 +225,14 @@ def _measured(r: dict[str, Any], figures: Path, folder: Path, base: Path) -> lis
         lines += [f"![{r['experiment']}]({rel.as_posix()})", ""]
     lines += ["Command:", "", "```", r["command"], "```", ""]
     return lines
+
+
+def _grid_value(run: dict[str, Any]) -> str:
+    if run["diverged"]:
+        return "diverged"
+    if run.get("stopped_at") is not None:
+        return f"threshold reached at step {run['stopped_at']}"
+    return f"threshold not reached in {run['steps']} steps (training error {run['train_err']:.1f}%)"
 
 
 def _compact_json(obj: object) -> str:

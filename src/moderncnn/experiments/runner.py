@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
 import shlex
@@ -21,7 +22,17 @@ import torch
 
 from moderncnn.data import find_dataset
 from moderncnn.errors import ConfigError, DivergedError
-from moderncnn.experiments.spec import LEVELS, Arm, ArmResult, Budget, Experiment, SeedRun
+from moderncnn.experiments.spec import (
+    LEVELS,
+    NO_VERDICT,
+    Arm,
+    ArmResult,
+    Budget,
+    Experiment,
+    SeedRun,
+    Verdict,
+)
+from moderncnn.experiments.verdicts import judge
 from moderncnn.inspect.compare import measure_latency
 from moderncnn.inspect.probe import build_meta
 from moderncnn.inspect.summary import summarize
@@ -39,14 +50,21 @@ _EXECUTION = ("output", "progress", "tensorboard", "workers", "cache_dir")
 DEFAULT_OUT = Path("runs") / "experiments"
 
 
+#: The seed of a learning-rate grid's runs: not one of the seeds that are compared, so that
+#: choosing the rate on it does not favour them.
+GRID_SEED = 100
+
+
 @dataclasses.dataclass(frozen=True)
 class PlannedRun:
-    """One arm and seed, resolved: the configuration, its run directory and its command."""
+    """One arm and seed, resolved: the configuration, its run directory and its command;
+    ``grid``: a run of the arm's learning-rate grid."""
 
     arm: Arm
     seed: int
     config: TrainConfig
     command: str
+    grid: bool = False
 
 
 def budget_of(exp: Experiment, level: str) -> Budget:
@@ -60,6 +78,14 @@ def arm_options(arm: Arm, budget: Budget) -> dict[str, Any]:
     return {**budget.options.get(arm.model, {}), **arm.options}
 
 
+def trained_arms(exp: Experiment, level: str) -> list[Arm]:
+    """The arms trained at ``level``: all but those of the budget's skipped groups."""
+    budget = budget_of(exp, level)
+    if budget.train is None:
+        return []
+    return [a for a in exp.arms if a.group not in budget.skip]
+
+
 def plan(
     exp: Experiment,
     level: str,
@@ -67,10 +93,14 @@ def plan(
     out: str | Path = DEFAULT_OUT,
     seeds: int | None = None,
     device: str = "",
+    lrs: dict[Arm, float] | None = None,
 ) -> list[PlannedRun]:
-    """Every training run of ``exp`` at ``level``: arms x seeds, checked configurations."""
+    """Every training run of ``exp`` at ``level``, checked: for each trained arm its seeds,
+    or, for an arm with a learning-rate grid whose rate is not in ``lrs`` yet, the grid's
+    runs (one seed a rate)."""
     budget = budget_of(exp, level)
-    if budget.train is None:
+    arms = trained_arms(exp, level)
+    if not arms:
         return []
     if not data_dir:
         raise ConfigError(
@@ -78,28 +108,41 @@ def plan(
             "or an ImageFolder tree, e.g. tar -xzf ../shared/data/cifar10-jpeg.tar.gz)"
         )
     n_seeds = integer(budget.seeds if seeds is None else seeds, "seeds", minimum=1)
-    runs_dir = Path(out) / level / "runs"
+    lrs = lrs or {}
     planned = []
-    for arm in exp.arms:
-        for seed in range(n_seeds):
+    for arm in arms:
+        if arm.lrs and arm not in lrs:
+            runs = [(GRID_SEED, {"lr": lr}, True) for lr in arm.lrs]
+        else:
+            chosen = {"lr": lrs[arm]} if arm in lrs else {}
+            runs = [(seed, chosen, False) for seed in range(n_seeds)]
+        for seed, lr, grid in runs:
             overrides = {
                 **budget.train,
+                **budget.groups.get(arm.group, {}),
                 **arm.train,
+                **lr,
                 "model_kwargs": arm_options(arm, budget),
                 "seed": seed,
                 "data_dir": str(data_dir),
                 "device": device,
                 "progress": False,
             }
-            cfg = resolve_config(arm.model, arm.recipe, **overrides)
-            values = dataclasses.asdict(cfg)
-            identity = {k: v for k, v in values.items() if k not in _EXECUTION}
-            digest = hashlib.sha1(to_json(identity, sort_keys=True).encode()).hexdigest()
-            run_dir = runs_dir / f"{arm.model}-{digest[:10]}"
-            cfg = dataclasses.replace(cfg, output=str(run_dir))
-            command = train_command(arm.model, cfg.recipe, {**overrides, "output": str(run_dir)})
-            planned.append(PlannedRun(arm, seed, cfg, command))
+            planned.append(_planned(arm, seed, overrides, Path(out) / level / "runs", grid))
     return planned
+
+
+def _planned(arm: Arm, seed: int, overrides: dict[str, Any], runs: Path, grid: bool) -> PlannedRun:
+    """The run of ``arm`` with ``overrides``, in a directory named by its configuration's
+    hash, so that identical runs of different experiments are one."""
+    cfg = resolve_config(arm.model, arm.recipe, **overrides)
+    values = dataclasses.asdict(cfg)
+    identity = {k: v for k, v in values.items() if k not in _EXECUTION}
+    digest = hashlib.sha1(to_json(identity, sort_keys=True).encode()).hexdigest()
+    run_dir = runs / f"{arm.model}-{digest[:10]}"
+    cfg = dataclasses.replace(cfg, output=str(run_dir))
+    command = train_command(arm.model, cfg.recipe, {**overrides, "output": str(run_dir)})
+    return PlannedRun(arm, seed, cfg, command, grid)
 
 
 def train_command(model: str, recipe: str, overrides: dict[str, Any]) -> str:
@@ -140,7 +183,9 @@ def execute(run: PlannedRun) -> SeedRun:
 
 
 def read_run(run: PlannedRun, run_dir: Path) -> SeedRun:
-    result = SeedRun(seed=run.seed, run_dir=str(run_dir), command=run.command)
+    result = SeedRun(
+        seed=run.seed, run_dir=str(run_dir), command=run.command, lr=run.config.peak_lr
+    )
     rows = read_metrics(run_dir / "metrics.csv") if (run_dir / "metrics.csv").is_file() else []
     result.curve = [
         {
@@ -153,6 +198,7 @@ def read_run(run: PlannedRun, run_dir: Path) -> SeedRun:
     ]
     if rows:
         result.train_err = float(rows[-1]["train_top1_err"])
+        result.steps = int(rows[-1]["step"])
     if (run_dir / "diverged.txt").is_file():
         result.diverged = (run_dir / "diverged.txt").read_text().strip()
         return result
@@ -161,6 +207,9 @@ def read_run(run: PlannedRun, run_dir: Path) -> SeedRun:
     result.val_err = (summary.get("val") or {}).get("top1_err")
     result.wall_time_s = summary["wall_time_s"]
     result.images_per_s = summary["images_per_s"]
+    result.stopped_at = summary.get("stopped_at")
+    amp = summary.get("amp", "")
+    result.precision = "fp32" if amp == "none" else amp
     return result
 
 
@@ -170,11 +219,16 @@ def measure_arm(arm: Arm, budget: Budget, latency: bool) -> ArmResult:
     model, size = build_meta(arm.model, **options)
     s = summarize(model, size, depth=0)
     ms = measure_latency(arm.model, size, **options) * 1e3 if latency else None
-    return ArmResult(arm.label, arm.model, options, arm.group, s.params, s.macs, ms)
+    return ArmResult(
+        arm.label, arm.model, options, arm.group, s.params, s.macs, ms, paper=arm.paper
+    )
 
 
 def machine() -> dict[str, Any]:
-    """What the numbers depend on: CPU (or GPU), cores, threads, torch version."""
+    """What the numbers depend on: CPU (or GPU), whether it computes bf16 natively, cores,
+    threads, torch version."""
+    from moderncnn.fast import bf16_supported
+
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -190,6 +244,7 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "gpu": gpu,
+        "bf16_native": bf16_supported("cuda" if gpu else "cpu"),
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
@@ -212,18 +267,27 @@ def run_experiment(
     planned = plan(exp, level, data_dir, out, seeds, device)  # every config checked first
     if planned:
         find_dataset(data_dir)  # a missing data set fails before the first run
+    grid = {p: execute(p) for p in planned if p.grid}
+    lrs = {arm: best_lr(exp, [r for p, r in grid.items() if p.arm is arm]) for arm in exp.arms
+           if any(p.arm is arm for p in grid)}  # fmt: skip
+    if lrs:
+        planned = plan(exp, level, data_dir, out, seeds, device, lrs)
     folder = Path(out) / level / exp.name
-    arms = []
-    for arm in exp.arms:
+    arms = {}
+    for arm in trained_arms(exp, level) or exp.arms:
         result = measure_arm(arm, budget, exp.latency)
+        result.grid = [r for p, r in grid.items() if p.arm is arm]
         result.runs = [execute(p) for p in planned if p.arm is arm]
-        result.values = [v for r in result.runs if (v := exp.metric.read(r)) is not None]
-        arms.append(result)
+        result.by_seed = {r.seed: v for r in result.runs if (v := exp.metric.read(r)) is not None}
+        arms[arm] = result
         if on_arm:
             on_arm(result)
-    verdict = exp.judge(arms)
+    if level == "smoke":
+        verdict = Verdict(NO_VERDICT, "smoke budget: the machinery only, its numbers mean nothing")
+    else:
+        verdict = judge(exp.parts, arms, exp.metric.label)
     folder.mkdir(parents=True, exist_ok=True)
-    figure = draw(exp, arms, folder / f"{exp.name}.png")
+    figure = draw(exp, list(arms.values()), folder / f"{exp.name}.png")
     command = ["moderncnn", "experiment", "run", exp.name, "--budget", level]
     if planned:
         command += ["--data-dir", str(data_dir)]
@@ -234,20 +298,25 @@ def run_experiment(
         "claim": exp.claim,
         "source": exp.source,
         "paper": exp.paper,
-        "notes": exp.notes,
+        "regime": exp.regime,
+        "design": exp.design,
         "level": level,
         "budget": {
             "train": dict(budget.train) if budget.train is not None else None,
             "seeds": seeds or budget.seeds,
             "options": {k: dict(v) for k, v in budget.options.items()},
+            "groups": {k: dict(v) for k, v in budget.groups.items()},
+            "skipped": [a.label for a in exp.arms if a.group in budget.skip],
             "note": budget.note,
         },
         "metric": {"key": exp.metric.key, "label": exp.metric.label},
-        "arms": [_arm_dict(a) for a in arms],
+        "arms": [_arm_dict(a) for a in arms.values()],
         "verdict": dataclasses.asdict(verdict),
         "extra": exp.extra() if exp.extra else {},
         "figure": figure.name if figure else None,
-        "train_time_s": round(sum(r.wall_time_s for a in arms for r in a.runs), 1),
+        "train_time_s": round(
+            sum(r.wall_time_s for a in arms.values() for r in [*a.grid, *a.runs]), 1
+        ),
         "machine": machine(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join(command),
@@ -257,7 +326,21 @@ def run_experiment(
     return results
 
 
+def best_lr(exp: Experiment, grid: list[SeedRun]) -> float:
+    """The grid's learning rate with the best metric (a run without a value loses; ties go
+    to the smaller rate)."""
+    sign = -1 if exp.metric.higher_is_better else 1
+
+    def score(run: SeedRun) -> tuple[float, float]:
+        value = exp.metric.read(run)
+        return (math.inf if value is None else sign * value, run.lr or 0.0)
+
+    best = min(grid, key=score).lr
+    assert best is not None  # every grid run has its rate
+    return best
+
+
 def _arm_dict(a: ArmResult) -> dict[str, Any]:
     d = dataclasses.asdict(a)
-    d["mean"], d["spread"] = a.mean, a.spread
+    d["values"], d["mean"], d["spread"] = a.values, a.mean, a.spread
     return d

@@ -104,6 +104,11 @@ class TrainConfig:
         "is below this many percent (ResNet-110: 80, He et al. Sec. 4.2; 0: off)",
         default=0.0,
     )
+    stop_error: float = _opt(
+        f"end training once the training top-1 error of the last {WARMUP_WINDOW} mini-batches "
+        "is below this many percent (iterations to a threshold, AlexNet Fig. 1; 0: off)",
+        default=0.0,
+    )
     label_smoothing: float = _opt("cross-entropy label smoothing", default=0.0)
     aux_weight: float = _opt("weight of auxiliary classifiers' losses", default=0.3)
     drop_rate: float = _opt("the model's dropout rate (-1: the model's default)", default=-1.0)
@@ -199,8 +204,9 @@ class TrainConfig:
             )
         if "drop_rate" in self.model_kwargs:
             raise ConfigError("set the dropout rate with drop_rate (--drop-rate), not model_kwargs")
-        if not 0 <= self.warmup_error < 100:
-            raise ConfigError(f"warmup_error must be in [0, 100) %, got {self.warmup_error}")
+        for name in ("warmup_error", "stop_error"):
+            if not 0 <= getattr(self, name) < 100:
+                raise ConfigError(f"{name} must be in [0, 100) %, got {getattr(self, name)}")
         if self.warmup_error and self.warmup_mode != "constant":
             raise ConfigError("warmup_error ends a constant warm-up (warmup_mode = 'constant')")
         if self.warmup_error and not self.warmup:

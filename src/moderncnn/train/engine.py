@@ -65,6 +65,7 @@ class TrainResult:
     test: dict[str, float] | None
     wall_time_s: float
     images_per_s: float
+    stopped_at: int | None = None  #: the step ``stop_error`` ended training at
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
@@ -411,7 +412,7 @@ class Trainer:
                     self.ema.update_parameters(self.model)
                 if watch:
                     counts = meter.top1_counts()
-                    self._observe_warmup(counts - counted)
+                    self._observe_error(counts - counted)
                     counted = counts
             bar.update()
             now = time.perf_counter()
@@ -425,7 +426,7 @@ class Trainer:
                     acc=f"{100 - r['top1_err']:.1f}%",
                     img_s=f"{images / (now - start):.0f}",
                 )
-            if self.step >= self.total_steps:
+            if self.step >= self.total_steps or self.schedule.stopped_at is not None:
                 break
         bar.close()
         meter.all_reduce()
@@ -457,23 +458,35 @@ class Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
-    def _observe_warmup(self, counts: torch.Tensor) -> None:
-        """Warm-up by error (He et al. Sec. 4.2): give the schedule the training top-1 error of
-        the step just taken, from its (top-1 hits, images) on this rank, summed over ranks so
-        that all take the same decision. A host sync, made only while warming up by error."""
+    def _observe_error(self, counts: torch.Tensor) -> None:
+        """Warm-up by error (He et al. Sec. 4.2) and the end by error (``stop_error``): give
+        the schedule the training top-1 error of the step just taken, from its (top-1 hits,
+        images) on this rank, summed over ranks so that all take the same decision. A host
+        sync, made only while the schedule watches the error."""
         hits, n = distributed.all_reduce(counts).tolist()
         schedule = self.schedule
+        warming = schedule.warming_up(self.step - 1)
         schedule.observe_error(self.step, 100 * (1 - hits / n))
-        if schedule.warming_up(self.step):
+        errors = schedule.recent_errors
+        mean = sum(errors) / len(errors)
+        if schedule.stopped_at == self.step:
+            log.info(
+                "training ended after step %d: training error %.1f%% over the last %d "
+                "mini-batches, below %g%%",
+                self.step,
+                mean,
+                len(errors),
+                schedule.stop_error,
+            )
+        if not schedule.warmup_error or not warming or schedule.warming_up(self.step):
             return
         by_error = schedule.warmup_end == self.step
-        errors = schedule.recent_errors
         log.info(
             "warm-up at lr/10 ended after step %d%s: training error %.1f%% over the last %d "
             "mini-batches, %s %g%%",
             self.step,
             "" if by_error else ", its upper bound",
-            sum(errors) / len(errors),
+            mean,
             len(errors),
             "below" if by_error else "not below",
             schedule.warmup_error,
@@ -503,7 +516,11 @@ class Trainer:
         """Train from the current epoch to the end, then test the chosen weights once."""
         wall = time.perf_counter()
         throughput = []
-        while self.epoch < self.epochs and self.step < self.total_steps:
+        while (
+            self.epoch < self.epochs
+            and self.step < self.total_steps
+            and self.schedule.stopped_at is None
+        ):
             lr = self.schedule.lr(self.step)
             train, elapsed, images = self._train_epoch()
             val = self._evaluate("val") if "val" in self.loaders else None
@@ -572,6 +589,7 @@ class Trainer:
             test,
             wall_time,
             sum(throughput) / len(throughput) if throughput else 0.0,
+            self.schedule.stopped_at,
         )
         if self.env.main:
             summary = {k: str(v) if isinstance(v, Path) else v for k, v in vars(result).items()}

@@ -34,6 +34,9 @@ class LRSchedule:
       epochs (AlexNet Sec. 5, VGG Sec. 3.1, ResNet ImageNet Sec. 3.4).
     - cosine: half a cosine to 0; onecycle: linear up for 25% of the steps from lr/25, then
       linear down to 0.
+    - ``stop_error`` (%): training ends once the training top-1 error of the last
+      :data:`WARMUP_WINDOW` mini-batches is below it (iterations to a threshold, AlexNet
+      Fig. 1: no steps are spent after the threshold is reached).
     - warm-up at lr/10 first, for at most ``warmup`` steps; with ``warmup_error`` (%) it ends
       as soon as the training top-1 error of the last :data:`WARMUP_WINDOW` mini-batches is
       below it (ResNet-110: "0.01 to warm up the training until the training error is below
@@ -55,6 +58,7 @@ class LRSchedule:
         warmup: int = 0,
         warmup_error: float = 0.0,
         warmup_mode: str = "constant",
+        stop_error: float = 0.0,
     ) -> None:
         if warmup_mode not in WARMUP_MODES:
             raise ConfigError(f"warmup_mode must be one of {', '.join(WARMUP_MODES)}")
@@ -63,11 +67,12 @@ class LRSchedule:
         self.base_lr, self.schedule, self.total = lr, schedule, total_steps
         self.milestones, self.gamma, self.step_every = list(milestones), gamma, step_every
         self.patience, self.warmup, self.warmup_error = patience, warmup, warmup_error
-        self.warmup_mode = warmup_mode
+        self.warmup_mode, self.stop_error = warmup_mode, stop_error
         # state, saved by state_dict()
         self.scale, self.best, self.bad_epochs = 1.0, math.inf, 0
         self.warmup_end: int | None = None  #: the step warm-up by error ended at
         self.recent_errors: list[float] = []  #: training errors of the last mini-batches
+        self.stopped_at: int | None = None  #: the step training ended at by stop_error
 
     @classmethod
     def from_config(cls, cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> LRSchedule:
@@ -86,6 +91,7 @@ class LRSchedule:
             warmup=cfg.warmup,
             warmup_error=cfg.warmup_error,
             warmup_mode=cfg.warmup_mode,
+            stop_error=cfg.stop_error,
         )
 
     def factor(self, step: int) -> float:
@@ -117,9 +123,11 @@ class LRSchedule:
         return step < (self.warmup if self.warmup_end is None else self.warmup_end)
 
     def needs_error(self, step: int) -> bool:
-        """Whether the training error of ``step``'s mini-batch may end warm-up: the caller
-        then passes it to :meth:`observe_error` (a host sync it need not make otherwise)."""
-        return self.warmup_error > 0 and self.warming_up(step)
+        """Whether the training error of ``step``'s mini-batch may end warm-up or training:
+        the caller then passes it to :meth:`observe_error` (a host sync it need not make
+        otherwise)."""
+        warming = self.warmup_error > 0 and self.warming_up(step)
+        return warming or (self.stop_error > 0 and self.stopped_at is None)
 
     def observe_error(self, steps_done: int, top1_err: float) -> None:
         """``top1_err`` (%): the training error of the mini-batch of the step just taken.
@@ -127,8 +135,13 @@ class LRSchedule:
         the last :data:`WARMUP_WINDOW` mini-batches is below ``warmup_error``."""
         self.recent_errors = [*self.recent_errors, top1_err][-WARMUP_WINDOW:]
         window = self.recent_errors
-        if len(window) == WARMUP_WINDOW and sum(window) / WARMUP_WINDOW < self.warmup_error:
+        if len(window) < WARMUP_WINDOW:
+            return
+        mean = sum(window) / WARMUP_WINDOW
+        if self.warmup_error > 0 and self.warming_up(steps_done - 1) and mean < self.warmup_error:
             self.warmup_end = steps_done
+        if self.stop_error > 0 and self.stopped_at is None and mean < self.stop_error:
+            self.stopped_at = steps_done
 
     def epoch_end(self, val_error: float | None) -> None:
         """Plateau: divide when ``val_error`` stopped improving (1e-4 relative)."""
@@ -149,6 +162,7 @@ class LRSchedule:
             "bad_epochs": self.bad_epochs,
             "warmup_end": self.warmup_end,
             "recent_errors": list(self.recent_errors),
+            "stopped_at": self.stopped_at,
         }
 
     def load_state_dict(self, state: dict[str, object]) -> None:
@@ -158,3 +172,5 @@ class LRSchedule:
         end = state.get("warmup_end")
         self.warmup_end = None if end is None else int(end)
         self.recent_errors = [float(e) for e in state.get("recent_errors", [])]
+        stopped = state.get("stopped_at")
+        self.stopped_at = None if stopped is None else int(stopped)
