@@ -29,6 +29,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import write_fake_cifar  # noqa: E402
 from moderncnn import create_model  # noqa: E402
+from moderncnn.precision import AMP_CHOICES, resolve_amp  # noqa: E402
 from moderncnn.train import resolve_config, train  # noqa: E402
 from moderncnn.train.evaluate import autocast  # noqa: E402
 from moderncnn.train.metrics import read_metrics  # noqa: E402
@@ -107,12 +108,13 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--images", type=int, default=128 * 40, help="training images per epoch")
     p.add_argument("--epochs", type=int, default=3, help="the first is warm-up")
-    p.add_argument("--amp", default="none", choices=("none", "bf16", "fp16"))
+    p.add_argument("--amp", default="auto", choices=AMP_CHOICES)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--cuda-graphs", action="store_true", help="both sides as one CUDA graph")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = torch.device(args.device)
+    args.amp = resolve_amp(args.amp, device)  # both sides compute in the same precision
     with tempfile.TemporaryDirectory() as tmp:
         ours = moderncnn_train(args, device, Path(tmp))
     bare = bare_loop(args, device, steps=args.images // args.batch_size)

@@ -17,6 +17,15 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _fp32_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Precision 'auto' takes its fp32 path in every test (``$MODERNCNN_NO_BF16``), so a test
+    computes alike on machines with and without native bf16; tests of the bf16 path are
+    marked ``native_bf16`` and see the machine as it is."""
+    if "native_bf16" not in request.keywords:
+        monkeypatch.setenv("MODERNCNN_NO_BF16", "1")
+
+
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

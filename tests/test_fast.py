@@ -36,6 +36,7 @@ def test_folding_needs_eval_mode_and_leaves_no_bn_in_resnet() -> None:
     assert fold_conv_bn(model.eval(), torch.randn(1, 3, 32, 32)) == 19 + 0  # 19 convs, option A
 
 
+@pytest.mark.native_bf16
 def test_prepare_keeps_the_original_and_checks_input() -> None:
     model = create_model("resnet20").eval()
     fast = prepare_for_inference(model, dtype=torch.bfloat16 if bf16_supported() else "float32")
@@ -84,6 +85,7 @@ def imagenet_sample() -> torch.Tensor:
     return _imagenet_sample()
 
 
+@pytest.mark.native_bf16
 @pytest.mark.skipif(not bf16_supported(), reason="this CPU has no native bfloat16 support")
 @pytest.mark.parametrize("name", ["resnet50", "vgg16"])
 def test_bf16_agrees_with_fp32_on_imagenet_photos(name: str, imagenet_sample) -> None:

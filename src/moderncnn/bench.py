@@ -25,16 +25,17 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from moderncnn.errors import ModernCNNError
-from moderncnn.fast import InferenceModel, bf16_supported, prepare_for_inference
+from moderncnn.fast import InferenceModel, prepare_for_inference
 from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
-from moderncnn.validate import fp16_on_gpu, integer, parse_device
+from moderncnn.precision import AMP_DTYPES, resolve_amp
+from moderncnn.validate import integer, parse_device
 
 MODES = ("train", "infer")
 REFERENCES = ("torchvision", "torchvision-best", "eager")
-#: ``dtype`` of the fast path: 'auto' (bf16 for inference where native, fp32 for training)
-#: or one of these (fp16 on CUDA only).
-DTYPES = {"auto": None, "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: ``dtype`` of the fast path, by the ``--amp`` choice it is (:mod:`moderncnn.precision`):
+#: 'auto' is bf16 where the device has native bf16, else fp32; fp16 on CUDA only.
+DTYPES = {"auto": "auto", "fp32": "none", "bf16": "bf16", "fp16": "fp16"}
 #: The largest input batch a benchmark allocates, in bytes (fp32): activations come on top.
 MAX_INPUT_BYTES = 2**31
 
@@ -167,8 +168,9 @@ def bench(
     """Time moderncnn's fast path for ``name`` against the reference (see module docstring).
 
     Inference fast path: :func:`moderncnn.fast.prepare_for_inference` (conv-BN folding,
-    channels_last, bf16 autocast where native, optional compile). Training fast path:
-    channels_last, fused SGD, optional bf16 autocast (``dtype``) and compile.
+    channels_last, bf16 weights where ``dtype`` says, optional compile). Training fast path:
+    channels_last, fused SGD, autocast where ``dtype`` says, optional compile. ``dtype``
+    'auto' is bf16 where the device has native bf16, else fp32, in both modes.
     """
     if mode not in MODES:
         raise ModernCNNError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -184,7 +186,7 @@ def bench(
             f"{MAX_INPUT_BYTES / 2**30:g} GiB a benchmark allocates: lower --batch or --input"
         )
     dev = parse_device(device, "--device")
-    chosen = _dtype(dtype, mode, dev)
+    chosen = _dtype(dtype, dev)
     ours_model = create_model(name, in_chans=size[0]).to(dev)
     ref_model, ref_desc = _reference(name, against, ours_model.num_classes, dev)
     x = torch.randn(batch, *size, device=dev)
@@ -255,18 +257,12 @@ def bench(
     )
 
 
-def _dtype(dtype: str, mode: str, device: torch.device) -> torch.dtype | str:
-    """The fast path's dtype (:data:`DTYPES`). Training stays fp32 unless asked: bf16
-    autocast changes the optimisation itself; inference's 'auto' is left to
-    :func:`moderncnn.fast.prepare_for_inference`."""
+def _dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """The fast path's dtype (:data:`DTYPES`), by the rule of every command
+    (:func:`moderncnn.precision.resolve_amp`)."""
     if dtype not in DTYPES:
         raise ModernCNNError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if dtype == "auto":
-        return torch.float32 if mode == "train" else "auto"
-    fp16_on_gpu(dtype, device, "--dtype")
-    if dtype == "bf16" and mode == "train" and not bf16_supported(device):
-        raise ModernCNNError(f"--dtype bf16: {device} has no native bfloat16 support")
-    return DTYPES[dtype]
+    return AMP_DTYPES[resolve_amp(DTYPES[dtype], device, "--dtype")]
 
 
 def _dtype_name(dtype: torch.dtype, autocast: bool = True) -> str:

@@ -21,14 +21,8 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from moderncnn.models.base import ConvNet
-
-
-def bf16_supported(device: torch.device | str = "cpu") -> bool:
-    """Native bfloat16 arithmetic on ``device`` (AVX512-BF16/AMX on CPUs, Ampere+ on GPUs)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+from moderncnn.precision import AMP_DTYPES, resolve_amp
+from moderncnn.precision import bf16_supported as bf16_supported  # its former home
 
 
 def _conv_bn_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
@@ -155,7 +149,8 @@ def prepare_for_inference(
 
     Args:
         dtype: ``torch.float32``, ``torch.bfloat16``, ``torch.float16`` (GPU), or
-            ``"auto"``: bfloat16 where the device supports it natively, else float32.
+            ``"auto"``: bfloat16 where the device supports it natively, else float32
+            (:func:`moderncnn.precision.resolve_amp`).
         channels_last: NHWC memory layout (oneDNN and cuDNN's fastest convolutions).
         fold_bn: fold BatchNorm into the preceding conv (:func:`fold_conv_bn`).
         compile: wrap with ``torch.compile`` (Inductor with freezing: parameters are folded
@@ -166,7 +161,7 @@ def prepare_for_inference(
     """
     device = next(model.parameters()).device
     if dtype == "auto":
-        dtype = torch.bfloat16 if bf16_supported(device) else torch.float32
+        dtype = AMP_DTYPES[resolve_amp("auto", device)]
     elif isinstance(dtype, str):
         dtype = getattr(torch, dtype)
     if dtype not in (torch.float32, torch.bfloat16, torch.float16):

@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--dtype",
         choices=DTYPES,
         default="auto",
-        help="auto (bf16 for inference where native, fp32 for training), fp32, bf16, fp16 (CUDA)",
+        help="auto (bf16 where the device has native bf16, else fp32), fp32, bf16, fp16 (CUDA)",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the fast path")
     p.add_argument("--device", type=DEVICE, default="cpu", help="cpu, cuda or cuda:N")

@@ -8,6 +8,7 @@ import argparse
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
 from moderncnn.cli.types import DEVICE, NON_NEGATIVE, POSITIVE, WEIGHTS, output
+from moderncnn.precision import AMP_CHOICES
 from moderncnn.train.evaluate import evaluate_weights
 from moderncnn.train.plots import plot_confusion
 from moderncnn.train.tta import TTA_MODES
@@ -52,7 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--limit", type=NON_NEGATIVE, default=0, help="a fixed random subset of N images (0: all)"
     )
     p.add_argument(
-        "--amp", nargs="?", const="bf16", default="none", choices=("none", "bf16", "fp16")
+        "--amp",
+        nargs="?",
+        const="bf16",
+        default="auto",
+        choices=AMP_CHOICES,
+        help="autocast dtype (auto: bf16 where the device has native bf16, else none: fp32)",
     )
     p.add_argument("--device", type=DEVICE, default="", help="default: cuda if available, else cpu")
     p.add_argument("--workers", type=NON_NEGATIVE, default=2)

@@ -17,6 +17,7 @@ from typing import Any
 from moderncnn.data.augment import AUGMENTATIONS
 from moderncnn.errors import ConfigError
 from moderncnn.models import model_info
+from moderncnn.precision import AMP_CHOICES
 from moderncnn.train.schedule import SCHEDULES, WARMUP_MODES, WARMUP_WINDOW
 from moderncnn.train.tta import TTA_MODES
 from moderncnn.validate import fraction, integer, number, parse_device
@@ -130,7 +131,12 @@ class TrainConfig:
         default_factory=dict,
     )
     # engine
-    amp: str = _opt("autocast dtype", ("none", "bf16", "fp16"), default="none")
+    amp: str = _opt(
+        "autocast dtype; auto: bf16 where the device has native bf16, else none (fp32); a run "
+        "records what auto chose",
+        AMP_CHOICES,
+        default="auto",
+    )
     channels_last: bool = _opt("channels_last memory format", default=True)
     compile: bool = _opt("torch.compile the model", default=False)
     compile_mode: str = _opt(

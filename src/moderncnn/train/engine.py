@@ -31,9 +31,10 @@ from moderncnn.io import atomic_write, to_json
 from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
 from moderncnn.models.pretrained import weights_cfg
+from moderncnn.precision import describe, resolve_amp
 from moderncnn.progress import progress
 from moderncnn.train import distributed
-from moderncnn.train.config import TrainConfig
+from moderncnn.train.config import TrainConfig, load_run_config
 from moderncnn.train.evaluate import EvalResult, autocast, evaluate
 from moderncnn.train.finetune import freeze, param_groups
 from moderncnn.train.graphs import WARMUP_STEPS, GraphedStep, graph_blocker
@@ -49,7 +50,6 @@ from moderncnn.train.state import (
     set_rng_state,
 )
 from moderncnn.train.tta import TestTimeAugmentation
-from moderncnn.validate import fp16_on_gpu
 
 log = logging.getLogger("moderncnn")
 
@@ -65,6 +65,7 @@ class TrainResult:
     test: dict[str, float] | None
     wall_time_s: float
     images_per_s: float
+    amp: str  #: the precision it computed in: 'none' (fp32), 'bf16' or 'fp16' autocast
     stopped_at: int | None = None  #: the step ``stop_error`` ended training at
 
 
@@ -114,12 +115,12 @@ class Trainer:
         overwrite: bool = False,
     ) -> None:
         self.env = env
-        fp16_on_gpu(cfg.amp, env.device, "--amp")
         options = _model_options(cfg)  # bad options fail before data is read
         _configure_determinism(cfg)
         torch.manual_seed(cfg.seed)
         self.run_dir = Path(distributed.broadcast(cfg.output or str(default_run_dir(cfg))))
-        self.cfg = cfg = dataclasses.replace(cfg, output=str(self.run_dir))  # not the caller's
+        amp = self._precision(cfg, resume)  # config.toml records what 'auto' chose
+        self.cfg = cfg = dataclasses.replace(cfg, output=str(self.run_dir), amp=amp)
         if env.main:  # checked before the data is read (minutes, for a large data set)
             open_run_dir(self.run_dir, resume, overwrite)
         resume_from = latest_checkpoint(self.run_dir) if resume else None
@@ -184,6 +185,18 @@ class Trainer:
             atomic_write(self.run_dir / "config.toml", lambda p: p.write_text(cfg.to_toml()))
         self.graphed = self._graphed_step()  # after the optimizer's state is loaded
         self.metrics = MetricsLog(self.run_dir, cfg.tensorboard, self.epoch) if env.main else None
+
+    def _precision(self, cfg: TrainConfig, resume: bool) -> str:
+        """``cfg.amp`` resolved on this device (:func:`moderncnn.precision.resolve_amp`),
+        and logged. A resumed run keeps the precision its config.toml recorded, unless
+        another one is asked for: a run keeps its identity on another machine."""
+        saved = self.run_dir / "config.toml"
+        started = load_run_config(self.run_dir).amp if resume and saved.is_file() else None
+        kept = started is not None and cfg.amp in ("auto", started)
+        amp = resolve_amp(started if kept else cfg.amp, self.env.device)
+        if self.env.main:
+            log.info("precision: %s", describe(amp, cfg.amp, self.env.device, kept))
+        return amp
 
     def _new_head(self) -> None:
         """Fine-tuning from a run's weights trained on other classes of the same number: a
@@ -589,6 +602,7 @@ class Trainer:
             test,
             wall_time,
             sum(throughput) / len(throughput) if throughput else 0.0,
+            self.cfg.amp,
             self.schedule.stopped_at,
         )
         if self.env.main:

@@ -21,10 +21,11 @@ from moderncnn.errors import DataError
 from moderncnn.models import create_model
 from moderncnn.models.factory import saved_options
 from moderncnn.models.pretrained import weights_cfg, weights_file
+from moderncnn.precision import AMP_DTYPES, resolve_amp
 from moderncnn.progress import progress as show_progress
 from moderncnn.train.metrics import Meter
 from moderncnn.train.tta import TestTimeAugmentation
-from moderncnn.validate import fp16_on_gpu, parse_device
+from moderncnn.validate import parse_device
 
 
 @dataclass
@@ -52,10 +53,12 @@ class EvalResult:
 
 
 def autocast(device: torch.device, amp: str, cache: bool = True):
-    """``torch.autocast`` for ``amp`` ('none', 'bf16' or 'fp16'); ``cache=False`` inside a
-    CUDA graph capture (cast weights must not outlive it)."""
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None, cache_enabled=cache)
+    """``torch.autocast`` for a resolved ``amp`` ('none', 'bf16' or 'fp16': see
+    :func:`moderncnn.precision.resolve_amp`); ``cache=False`` inside a CUDA graph capture
+    (cast weights must not outlive it)."""
+    dtype = AMP_DTYPES[amp]
+    on = dtype != torch.float32
+    return torch.autocast(device.type, dtype=dtype, enabled=on, cache_enabled=cache)
 
 
 @torch.no_grad()
@@ -64,15 +67,17 @@ def evaluate(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     num_classes: int,
     device: torch.device,
-    amp: str = "none",
+    amp: str = "auto",
     *,
     progress: bool = False,
     desc: str = "evaluating",
 ) -> EvalResult:
     """Evaluate ``model`` on ``(images, labels)`` batches; images of shape (N, K, C, H, W) are
-    K crops per image whose softmax outputs are averaged. Sums over DDP ranks.
+    K crops per image whose softmax outputs are averaged. Sums over DDP ranks. ``amp``: as
+    :func:`moderncnn.precision.resolve_amp` resolves it on ``device``.
 
     ``progress`` shows a bar labelled ``desc`` (see :func:`moderncnn.progress.progress`)."""
+    amp = resolve_amp(amp, device)
     was_training = model.training
     model.eval()
     meter = Meter(device, num_classes)
@@ -125,7 +130,7 @@ def evaluate_weights(
     batch_size: int = 256,
     limit: int = 0,
     device: str = "",
-    amp: str = "none",
+    amp: str = "auto",
     cache_dir: str | Path | None = None,
     workers: int = 2,
     allow_new_head: bool = False,
@@ -146,7 +151,7 @@ def evaluate_weights(
     if ten_crop and tta != "none":
         raise DataError("--ten-crop already averages over flips and crops; drop --tta")
     dev = parse_device(device)
-    fp16_on_gpu(amp, dev, "--amp")
+    amp = resolve_amp(amp, dev)
     cfg = weights_cfg(model_name, weights)  # published weights: from their enum, no download
     weights = weights_file(model_name, weights)
     state, saved = read_weights(weights)  # a missing or unreadable file fails before the data
