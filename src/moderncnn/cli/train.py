@@ -15,8 +15,8 @@ from moderncnn.cli import add_command
 from moderncnn.cli.output import print_table
 from moderncnn.cli.types import WEIGHTS
 from moderncnn.errors import ConfigError
-from moderncnn.train import TrainConfig, load_run_config, resolve_config, train
-from moderncnn.train.config import config_from, list_recipes
+from moderncnn.train import TrainConfig, resolve_config, train
+from moderncnn.train.config import list_recipes, resume_config
 
 _ALIASES = {
     "output": ["--run-dir"],
@@ -99,10 +99,7 @@ def run(args: argparse.Namespace) -> int:
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
     overrides = {k: v for k, v in vars(args).items() if k in names}
     if args.resume:
-        saved = dataclasses.asdict(load_run_config(args.resume))
-        if args.model and args.model != saved["model"]:
-            raise ConfigError(f"{args.resume!r} is a run of {saved['model']}, not {args.model}")
-        cfg = config_from({**saved, **overrides, "output": args.resume}, source="--resume")
+        cfg = resume_config(args.resume, args.model or "", **overrides)
     elif not args.model:
         raise ConfigError("name a model to train, or --resume RUN_DIR")
     else:
