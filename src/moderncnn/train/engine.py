@@ -122,26 +122,30 @@ class Trainer:
         overwrite: bool = False,
     ) -> None:
         self.env = env
+        given_data = cfg.data_dir  # stored resolved: a run resumes from any folder
+        cfg = dataclasses.replace(cfg, data_dir=_resolved(cfg.data_dir))
+        # What resuming may change, checked first: a flag it refuses is the error
+        self.changes = resume_changes(load_run_config(cfg.output), cfg) if resume else {}
         fp16_on_gpu(cfg.amp, env.device, "--amp")
         options = _model_options(cfg)  # bad options fail before data is read
         _configure_determinism(cfg)
         torch.manual_seed(cfg.seed)
         self.run_dir = Path(distributed.broadcast(cfg.output or str(default_run_dir(cfg))))
-        given_data = cfg.data_dir  # stored resolved: a run resumes from any folder
-        cfg = dataclasses.replace(cfg, output=str(self.run_dir), data_dir=_resolved(cfg.data_dir))
-        self.cfg = cfg  # not the caller's
+        self.cfg = cfg = dataclasses.replace(cfg, output=str(self.run_dir))  # not the caller's
         if env.main:  # checked before the data is read (minutes, for a large data set)
             open_run_dir(self.run_dir, resume, overwrite)
         resume_from = latest_checkpoint(self.run_dir) if resume else None
         if resume and resume_from is None:
             raise CheckpointError(f"{str(self.run_dir)!r} has no checkpoint to resume from")
-        # What resuming may change, refused before the data is read; the split's digest
-        # the checkpoint recorded: a resumed run keeps its data (a moved folder will do).
-        self.changes = resume_changes(load_run_config(self.run_dir), cfg) if resume else {}
-        split = read_metadata(resume_from / "model.safetensors") if resume_from else {}
+        # The split's digest the checkpoint recorded: a resumed run keeps its data (the
+        # same images moved elsewhere will do).
+        recorded = read_metadata(resume_from / "model.safetensors") if resume_from else {}
         self.expect = None
-        if "split_digest" in split:
-            self.expect = (split["split_digest"], "the run resumed (a resumed run keeps its data)")
+        if "split_digest" in recorded:
+            digest = recorded["split_digest"]
+            self.expect = (digest, "the run resumed (a resumed run keeps its data)")
+        if resume_from:
+            self._check_length(int(recorded["epoch"]), int(recorded["step"]))
         if given_data != cfg.data_dir:
             log.info("data: %s (given as %s)", cfg.data_dir, given_data)
         self._say_distributed()
@@ -205,6 +209,29 @@ class Trainer:
             atomic_write(self.run_dir / "config.toml", lambda p: p.write_text(cfg.to_toml()))
         self.graphed = self._graphed_step()  # after the optimizer's state is loaded
         self.metrics = MetricsLog(self.run_dir, cfg.tensorboard, self.epoch) if env.main else None
+
+    def _check_length(self, epoch: int, step: int) -> None:
+        """Refuse to resume a run at ``epoch`` (``step``) that is finished, or past the
+        length asked for, before its data is read."""
+        cfg = self.cfg
+        done, asked = (step, cfg.iterations) if cfg.iterations else (epoch, cfg.epochs)
+        unit = "iterations" if cfg.iterations else "epochs"
+        if done > asked:
+            raise ConfigError(
+                f"{str(self.run_dir)!r} has trained {done} {unit} already, more than the "
+                f"{asked} asked for"
+            )
+        if done == asked and (self.run_dir / "results.json").exists():
+            blocker = cfg.extension_blocker()
+            longer = (
+                f"it cannot be trained longer: {blocker}"
+                if blocker
+                else f"to train it longer, resume with --{unit} N beyond {done}"
+            )
+            raise ConfigError(
+                f"{str(self.run_dir)!r} is finished ({done} {unit}, results in results.json); "
+                f"{longer}"
+            )
 
     def _say_distributed(self) -> None:
         """Whether the run is distributed, and what that means for BatchNorm."""
@@ -390,26 +417,6 @@ class Trainer:
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.best_err, self.best_epoch = float(state["best_err"]), int(state["best_epoch"])
         self.last_checkpoint = folder
-        if self.epoch > self.epochs:
-            raise ConfigError(
-                f"{str(self.run_dir)!r} has trained {self.epoch} epochs already, more than the "
-                f"{self.epochs} asked for"
-            )
-        done = self.epoch >= self.epochs or self.step >= self.total_steps
-        if done and (self.run_dir / "results.json").exists():
-            blocker = self.cfg.extension_blocker()
-            longer = (
-                f"it cannot be trained longer: {blocker}"
-                if blocker
-                else (
-                    "to train it longer, resume with --epochs N (or --iterations N) beyond "
-                    f"{self.epoch} epochs"
-                )
-            )
-            raise ConfigError(
-                f"{str(self.run_dir)!r} is finished ({self.epoch} epochs, results in "
-                f"results.json); {longer}"
-            )
         if self.changes and self.env.main:
             path = self.run_dir / "config.toml"
             text = record_changes(path.read_text(), self.cfg, self.changes, self.epoch + 1)
