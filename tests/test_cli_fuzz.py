@@ -386,3 +386,33 @@ def test_the_entry_point_prints_the_same_line(argv: list[str], line: str, tmp_pa
     assert (p.returncode, p.stdout, len(p.stderr.splitlines())) == (2, "", 1)
     assert p.stderr.startswith(line)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_options_without_effect_are_warned_about_once(
+    inputs: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--sync-bn in one process trains, with one warning saying it does nothing."""
+    caplog.set_level(logging.INFO)
+    argv = [a.format(**inputs) for a in TRAIN] + ["--limit", "100", "--no-test", "--sync-bn"]
+    assert main([*argv, "--output", str(tmp_path / "run")]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == ["--sync-bn has no effect in a single process (nothing to sync)"]
+
+
+def test_predict_says_what_is_wrong_with_an_image(
+    inputs: dict[str, str], tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An empty file is said to be empty (not "cannot identify image file"); a 1x1 image is
+    classified with the warning train and eval give for images far from the crop."""
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    Image.new("RGB", (1, 1)).save(tmp_path / "one.png")
+    files = [str(tmp_path / "zero.jpg"), str(tmp_path / "one.png")]
+    assert main(["predict", "tiny_test_net", *files, "--weights", inputs["weights"]]) == 1
+    out = capsys.readouterr().out
+    assert f"{files[0]}: cannot read: it is empty (0 bytes)\n" in out
+    assert "1 of 2 images classified" in out
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == [
+        "1 of 2 images in the files given are far smaller than the 32-pixel crop or far from "
+        f"square (over 4x): upscaled or mostly cropped away, e.g. {files[1]} (1x1)"
+    ]

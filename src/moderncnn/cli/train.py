@@ -112,9 +112,13 @@ def run(args: argparse.Namespace) -> int:
         for split, r in (("validation", result.val), ("test (once)", result.test))
         if r
     ]
+    trained = (
+        f"{result.epochs} epochs in {result.wall_time_s:.0f} s, {result.images_per_s:.0f} images/s"
+        if result.images_per_s
+        else f"{result.epochs} epochs, all trained before this resume"
+    )
     print(
-        f"\n{cfg.model}: {result.epochs} epochs in {result.wall_time_s:.0f} s, "
-        f"{result.images_per_s:.0f} images/s; weights of epoch {result.best_epoch} "
+        f"\n{cfg.model}: {trained}; weights of epoch {result.best_epoch} "
         f"(chosen by {'validation' if result.val else 'last epoch'}):"
     )
     print_table(["split", "images", "loss", "top-1 err %", "top-5 err %"], rows, [0, 1, 1, 1, 1])
