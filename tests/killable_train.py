@@ -6,8 +6,9 @@ registered. Events are counted: ``step`` (before an optimizer step), ``fsync`` a
 writes) and ``replaced`` (after an ``os.replace``), each also as ``EVENT@WHERE`` (WHERE:
 ``checkpoint`` inside ``save_checkpoint``, ``best`` inside the write of best.safetensors,
 else ``run``). With ``KILL_AT=EVENT:N`` (or ``EVENT@WHERE:N``) the process sends itself
-SIGKILL at the N-th EVENT, as ``kill -9`` would end it (no handler, no cleanup), after
-appending ``EVENT:N WHERE`` to the file ``KILL_LOG``. A run that ends writes its event counts
+SIGKILL at the N-th EVENT, as ``kill -9`` would end it (no handler, no cleanup), or the
+signal ``KILL_SIGNAL`` names (SIGINT: Ctrl-C), after appending ``EVENT:N WHERE`` to the file
+``KILL_LOG``. A run that ends writes its event counts
 as JSON to ``EVENTS`` (the tests draw kill points from them). The library holds no hook:
 this file patches it from outside.
 """
@@ -42,7 +43,7 @@ def hit(name: str) -> None:
         if (key, counts[key]) == kill_at:
             with open(os.environ["KILL_LOG"], "a") as f:
                 f.write(f"{key}:{counts[key]} {place}\n")
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), getattr(signal, os.environ.get("KILL_SIGNAL", "SIGKILL")))
 
 
 def counted(name: str, fn: Callable, after: str = "") -> Callable:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from moderncnn.models import create_model
 TRAIN = ["train", "tiny_test_net", "--data", "{data}", "--epochs", "1", "--val-size", "50",
          "--batch-size", "50", "--no-progress", "--no-tensorboard"]  # fmt: skip
 EVAL = ["eval", "tiny_test_net", "--weights", "{weights}", "--data", "{data}", "--no-progress"]
+EVAL_RUN = ["eval", "tiny_test_net", "--weights", "{run}/best.safetensors", "--no-progress"]
 BENCH = ["bench", "resnet20", "--against", "eager", "--runs", "1", "--batch", "2"]
 PREDICT = ["predict", "tiny_test_net", "{image}", "--weights", "{weights}"]
 EXPORT = ["export", "tiny_test_net", "--format", "exported-program", "-o", "m.pt2"]
@@ -65,6 +67,7 @@ CASES: list[tuple[list[str], str]] = [
     (["compare", "resnet20", "--runs", "0"], "argument --runs: must be 1 or more, got 0"),
     (["compare", "resnet20", "--runs", "-1"], "argument --runs: must be 1 or more, got -1"),
     (["compare", "resnet20", "--runs", "1.5"], "argument --runs: must be an integer"),
+    (["compare", "resnet20", "--runs", "100000000"], "must be 1 to 1,000, got 100,000,000"),
     ([*NO_LATENCY, "--input", HUGE], "4096"),
     ([*NO_LATENCY, "--input", "3x0x32"], "4096"),
     ([*NO_LATENCY, "--plot", "out.txt"], "argument --plot: must be a .png file, got 'out.txt'"),
@@ -80,7 +83,8 @@ CASES: list[tuple[list[str], str]] = [
     (["filters", "DEFAULT"], "--model"),
     (["filters", "DEFAULT", "--model", "nope"], "unknown model 'nope'"),
     (["filters", "{weights}", "--model", "resnet20"], "does not fit resnet20"),
-    (["filters", "{junk}"], "does not record its model"),
+    (["filters", "{pth}"], "does not record its model"),
+    (["filters", "{file}"], "cannot read weights from"),  # issue 21: not "name it (--model)"
     # train: every kind of value, checked before a run folder is made
     (["train"], "name a model"),
     (["train", "nope", "--data", "{data}"], "unknown model 'nope'"),
@@ -143,6 +147,28 @@ CASES: list[tuple[list[str], str]] = [
     ([*TRAIN, "--seed", "x"], "argument --seed: invalid int value: 'x'"),
     ([*TRAIN, "--nope"], "unrecognized arguments: --nope"),
     (["train", "--resume", "{missing}"], "not a run directory"),
+    # issue 21: a run keeps its identity; options that do nothing; bounds
+    (["train", "--resume", "{run}", "--epochs", "4"], "milestones are fractions"),
+    (["train", "--resume", "{run}", "--lr", "5"], "--lr (run: 0.05) cannot change"),
+    (["train", "--resume", "{run}", "--limit", "300", "--batch-size", "16"], "--limit (run: 100)"),
+    (["train", "--resume", "{run}", "--schedule", "cosine"], "--schedule (run: 'step')"),
+    (["train", "--resume", "{run}", "--recipe", "cifar_fast"], "--recipe (run: 'cifar')"),
+    (["train", "--resume", "{run}", "--seed", "3"], "--seed (run: 0)"),
+    (["train", "--resume", "{run}", "--weights", "{weights}"], "--weights (run: '')"),
+    (["train", "--resume", "{run}", "--model-kwargs", "a=1"], "--model-kwargs (run: "),
+    (["train", "resnet20", "--resume", "{run}"], "is a run of tiny_test_net, not resnet20"),
+    (["train", "--resume", "{run}"], "is finished (1 epochs, results in results.json)"),
+    (["train", "--resume", "{unfinished}", "--data-dir", "{data100}"], "keeps its data"),
+    (["train", "--resume", "{moved}"], "give --data-dir where the run's data is now"),
+    ([*TRAIN, "--schedule", "cosine", "--milestones", "0.5"], "step schedule only"),
+    ([*TRAIN, "--schedule", "onecycle", "--step-every", "2"], "step schedule only"),
+    ([*TRAIN, "--tta", "flip", "--val-size", "0", "--no-test"], "drop --tta"),
+    ([*TRAIN, "--download", "cifar100"], "holds cifar10 already"),
+    ([*TRAIN, "--recipe", "{other_model}"], "sets model = 'resnet56'"),
+    ([*TRAIN, "--epochs", "99999999999999999999"], "epochs must be at most 30,000"),
+    ([*TRAIN, "--epochs", "0", "--iterations", "10" + "0" * 9], "iterations must be at most"),
+    ([*TRAIN, "--output", "x" * 300], "File name too long"),
+    ([*TRAIN, "--output", "{folder}/" + "y" * 256 + "/run"], "File name too long"),
     (["train", "tiny_test_net", "--data", "{missing}", "--epochs", "1"], "does not exist"),
     (["train", "tiny_test_net", "--data", "{file}", "--epochs", "1"], "{file}"),
     # eval
@@ -166,6 +192,12 @@ CASES: list[tuple[list[str], str]] = [
     (["eval", "tiny_test_net", "--weights", "{weights}", "--data", "{missing}"], "not exist"),
     (["eval", "nope", "--weights", "{weights}", "--data", "{data}"], "unknown model 'nope'"),
     (["eval", "resnet20", "--weights", "{weights}", "--data", "{data}"], "does not fit"),
+    ([*EVAL_RUN, "--data", "{data100}", "--split", "val"], "not hold the training images of"),
+    ([*EVAL_RUN, "--data", "{data100}", "--split", "train"], "not hold the training images of"),
+    (
+        ["eval", "tiny_test_net", "--weights", "{val500}", "--data", "{data}", "--split", "val"],
+        "cannot hold out 500 validation images (the val_size of the run of ",
+    ),
     # plot
     (["plot"], "required: RUN_DIR"),
     (["plot", "{missing}"], "no metrics.csv"),
@@ -174,6 +206,8 @@ CASES: list[tuple[list[str], str]] = [
     (["plot", "{run}", "-o", "{folder}/d.png"], "is a folder"),
     (["plot", "{run}", "-o", "{file}/e.png"], "is a file, not a folder"),
     (["plot", "{run}", "--metric", "nope"], "argument --metric: invalid choice: 'nope'"),
+    (["plot", "{corrupt}"], "is not a metrics.csv a run wrote"),
+    (["plot", "{textual}"], "column epoch holds a value that is not a number"),
     # bench
     (["bench", "nope"], "unknown model 'nope'"),
     ([*BENCH, "--dtype", "fp64"], "argument --dtype: invalid choice: 'fp64'"),
@@ -235,7 +269,7 @@ CASES: list[tuple[list[str], str]] = [
 
 #: Problems that show only once the data or the weights are read: the INFO lines narrating
 #: that reading may come before the error (nothing at WARNING or above may).
-READ_FIRST = ("lower --batch-size", "does not fit")
+READ_FIRST = ("lower --batch-size", "does not fit", "is finished")
 
 
 def make_inputs(root: Path) -> dict[str, str]:
@@ -256,6 +290,33 @@ def make_inputs(root: Path) -> dict[str, str]:
         (root / "folder" / name).mkdir(parents=True)
     paths = {"data": data, "weights": weights, "run": run, "image": image}
     paths |= {"junk": root / "junk.pth", "file": root / "file", "folder": root / "folder"}
+    return {k: str(v) for k, v in paths.items()} | issue_21_inputs(root, run)
+
+
+def issue_21_inputs(root: Path, run: Path) -> dict[str, str]:
+    """Issue 21's: CIFAR-100 (other data than the run's), the run with its data gone and
+    unfinished, a
+    state_dict (weights that do not name their model), weights recording a val_size but no
+    split, a recipe naming another model, and run folders with a binary metrics.csv and one
+    of text."""
+    paths = {"data100": write_fake_cifar(root / "data100", 100, 20, kind="cifar100")}
+    paths["moved"] = moved = root / "moved"
+    shutil.copytree(run, moved)
+    config = (moved / "config.toml").read_text()
+    (moved / "config.toml").write_text(config.replace(str(root / "data"), str(root / "gone")))
+    paths["unfinished"] = unfinished = root / "unfinished"  # killed in its final evaluation
+    shutil.copytree(run, unfinished)
+    (unfinished / "results.json").unlink()
+    paths["pth"] = root / "state.pth"
+    torch.save(create_model("tiny_test_net").state_dict(), paths["pth"])
+    paths["val500"] = root / "val500.safetensors"
+    save_weights(create_model("tiny_test_net"), paths["val500"], val_size=500)
+    paths["other_model"] = root / "other_model.toml"
+    paths["other_model"].write_text('base = "cifar"\nmodel = "resnet56"\n')
+    for name, content in (("corrupt", bytes(range(128, 256))), ("textual", b"epoch\nnope\n")):
+        paths[name] = root / name
+        paths[name].mkdir()
+        (paths[name] / "metrics.csv").write_bytes(content)
     return {k: str(v) for k, v in paths.items()} | {"missing": str(root / "missing")}
 
 
@@ -325,3 +386,33 @@ def test_the_entry_point_prints_the_same_line(argv: list[str], line: str, tmp_pa
     assert (p.returncode, p.stdout, len(p.stderr.splitlines())) == (2, "", 1)
     assert p.stderr.startswith(line)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_options_without_effect_are_warned_about_once(
+    inputs: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--sync-bn in one process trains, with one warning saying it does nothing."""
+    caplog.set_level(logging.INFO)
+    argv = [a.format(**inputs) for a in TRAIN] + ["--limit", "100", "--no-test", "--sync-bn"]
+    assert main([*argv, "--output", str(tmp_path / "run")]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == ["--sync-bn has no effect in a single process (nothing to sync)"]
+
+
+def test_predict_says_what_is_wrong_with_an_image(
+    inputs: dict[str, str], tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An empty file is said to be empty (not "cannot identify image file"); a 1x1 image is
+    classified with the warning train and eval give for images far from the crop."""
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    Image.new("RGB", (1, 1)).save(tmp_path / "one.png")
+    files = [str(tmp_path / "zero.jpg"), str(tmp_path / "one.png")]
+    assert main(["predict", "tiny_test_net", *files, "--weights", inputs["weights"]]) == 1
+    out = capsys.readouterr().out
+    assert f"{files[0]}: cannot read: it is empty (0 bytes)\n" in out
+    assert "1 of 2 images classified" in out
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warned == [
+        "1 of 2 images in the files given are far smaller than the 32-pixel crop or far from "
+        f"square (over 4x): upscaled or mostly cropped away, e.g. {files[1]} (1x1)"
+    ]

@@ -26,16 +26,15 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_two_processes_match_one(fake_cifar: Path, tmp_path: Path) -> None:
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
-    args = ["train", "tiny_test_net", "--data-dir", str(fake_cifar), "--recipe", "cifar_fast"]
-    args += ["--epochs", "4", "--batch-size", "50", "--val-size", "100", "--deterministic"]
-    args += ["--warmup", "24", "--warmup-error", "72"]  # 6 steps an epoch
-    args += ["--no-progress", "--no-tensorboard"]
-    runs = {"one": [sys.executable, str(script)]}
+def _one_and_two(script: str, args: list[str], tmp_path: Path) -> dict[str, str]:
+    """Run ``script args`` in one process (run folder tmp_path/one) and under torchrun in
+    two (tmp_path/ddp); return their stderr."""
+    path = tmp_path / "train.py"
+    path.write_text(script)
+    runs = {"one": [sys.executable, str(path)]}
     runs["ddp"] = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    runs["ddp"] += ["--nproc_per_node", "2", str(script)]
+    runs["ddp"] += ["--nproc_per_node", "2", str(path)]
+    logs = {}
     for name, cmd in runs.items():
         done = subprocess.run(
             [*cmd, *args, "--output", str(tmp_path / name)],
@@ -44,6 +43,16 @@ def test_two_processes_match_one(fake_cifar: Path, tmp_path: Path) -> None:
             timeout=300,
         )
         assert done.returncode == 0, done.stderr[-3000:]
+        logs[name] = done.stderr
+    return logs
+
+
+def test_two_processes_match_one(fake_cifar: Path, tmp_path: Path) -> None:
+    args = ["train", "tiny_test_net", "--data-dir", str(fake_cifar), "--recipe", "cifar_fast"]
+    args += ["--epochs", "4", "--batch-size", "50", "--val-size", "100", "--deterministic"]
+    args += ["--warmup", "24", "--warmup-error", "72"]  # 6 steps an epoch
+    args += ["--no-progress", "--no-tensorboard"]
+    runs = _one_and_two(SCRIPT, args, tmp_path)
     one, ddp = (read_metrics(tmp_path / n / "metrics.csv") for n in runs)
     assert len(ddp) == 4  # rank 0 alone writes
     for a, b in zip(one, ddp, strict=True):
@@ -56,3 +65,38 @@ def test_two_processes_match_one(fake_cifar: Path, tmp_path: Path) -> None:
     for name in runs:  # the mean error of steps 3-22 is 70.8%, of steps 2-21 73.0%
         state = torch.load(tmp_path / name / last / "state.pt", weights_only=True)
         assert state["schedule"]["warmup_end"] == 22
+
+
+#: The script above, saving each rank's final weights and BatchNorm statistics (rank 0 alone
+#: writes the run's files) as RANK.pt in the run directory.
+PER_RANK = SCRIPT.replace(
+    "from moderncnn.cli import main",
+    """from moderncnn.cli import main
+import os, torch
+from moderncnn.train import engine
+fit = engine.Trainer.fit
+def fit_and_save(self):
+    out = fit(self)
+    torch.save(self.model.state_dict(), self.run_dir / (os.environ.get("RANK", "0") + ".pt"))
+    return out
+engine.Trainer.fit = fit_and_save""",
+)
+
+
+def test_batchnorm_without_sync_bn(fake_cifar: Path, tmp_path: Path) -> None:
+    """docs/training.md: with BatchNorm, N processes do not match one (each normalises its
+    own batch_size / N images), and the ranks end with equal weights and BatchNorm running
+    statistics (DDP copies rank 0's to every rank at each forward). resnet20, one epoch."""
+    args = ["train", "resnet20", "--data-dir", str(fake_cifar), "--recipe", "fast"]
+    args += ["--epochs", "1", "--batch-size", "50", "--val-size", "100", "--limit", "300"]
+    args += ["--deterministic", "--no-progress", "--no-tensorboard", "--no-test"]
+    logs = _one_and_two(PER_RANK, args, tmp_path)
+    one, ddp = (read_metrics(tmp_path / n / "metrics.csv")[0] for n in logs)
+    assert abs(float(one["train_loss"]) - float(ddp["train_loss"])) > 1e-3
+    rank0, rank1 = (torch.load(tmp_path / "ddp" / f"{r}.pt") for r in (0, 1))
+    assert rank0.keys() == rank1.keys() and any("running_var" in k for k in rank0)
+    for k in rank0:
+        assert torch.equal(rank0[k], rank1[k]), k
+    # rank 0 alone narrates, and says the run is distributed
+    assert logs["ddp"].count("(cifar10): 200 train, 100 validation") == 1
+    assert "distributed: 2 processes on cpu, 50 images a step (25 each); BatchNorm " in logs["ddp"]

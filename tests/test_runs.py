@@ -322,7 +322,9 @@ def test_stale_temporaries_are_removed_when_a_run_resumes(fake_cifar: Path, tmp_
     (run / "checkpoints" / ".epoch-0002.tmp" / "model.safetensors").write_bytes(b"half")
     shutil.copytree(run / "checkpoints" / "epoch-0001", run / "checkpoints" / "epoch-0000")
     (run / "other.tmp").write_text("not ours")
+    (run / "results.json").unlink()  # killed in the final evaluation: resuming finishes it
     assert main(["train", "--resume", str(run)]) == 0
+    assert (run / "results.json").is_file()
     assert [p for p in _files(run) if ".tmp" in p] == ["other.tmp"]
     assert [p.name for p in (run / "checkpoints").iterdir()] == ["epoch-0001"]
 
@@ -399,3 +401,212 @@ def _assert_same_run(a: Path, b: Path) -> None:
     assert [[r[k] for k in keys] for r in rows_a] == [[r[k] for k in keys] for r in rows_b]
     ra, rb = (json.loads((r / "results.json").read_text()) for r in (a, b))
     assert (ra["best_epoch"], ra["val"], ra["test"]) == (rb["best_epoch"], rb["val"], rb["test"])
+
+
+# -- a run keeps its identity (issue 21) --------------------------------------------------
+
+#: Schedules, as the options that make them (milestones in epochs or fractions of the run).
+SCHEDULES = {
+    "step": {"schedule": "step", "milestones": [2.0]},
+    "step-fraction": {"schedule": "step", "milestones": [0.5], "milestone_unit": "fraction"},
+    "constant": {"schedule": "constant"},
+    "plateau": {"schedule": "plateau"},
+    "cosine": {"schedule": "cosine"},
+    "onecycle": {"schedule": "onecycle"},
+}
+EXTENDABLE = {"step", "constant", "plateau"}
+#: A flag's new value on resume, and whether resuming allows it (None: where the schedule
+#: can be extended).
+RESUME_RULES = {
+    "epochs": (5, None),
+    "iterations": (40, None),
+    "device": ("cpu", True),
+    "workers": (0, True),
+    "progress": (False, True),
+    "tensorboard": (False, True),
+    "cache_dir": ("/elsewhere", True),
+    "data_dir": ("/moved/data", True),
+    "strict": (True, True),
+    "deterministic": (True, True),
+    "lr": (5.0, False),
+    "limit": (300, False),
+    "val_size": (500, False),
+    "batch_size": (16, False),
+    "seed": (1, False),
+    "augment": ("none", False),
+    "weight_decay": (0.0, False),
+    "model_kwargs": ({"width": 2}, False),
+    "weights": ("x.safetensors", False),
+    "test": (False, False),
+    "recipe": ("vgg", False),
+}
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize(("flag", "rule"), RESUME_RULES.items(), ids=list(RESUME_RULES))
+def test_resume_rules(schedule: str, flag: str, rule: tuple) -> None:
+    """Flag x schedule -> allowed or refused, through the one function that decides."""
+    from moderncnn.errors import ConfigError
+    from moderncnn.train.config import config_from, resume_changes
+
+    base = {"model": "tiny_test_net", "data_dir": "/data", "epochs": 3, **SCHEDULES[schedule]}
+    saved = config_from(base, source="test")
+    new, allowed = rule
+    changed = {**base, flag: new}
+    if flag == "iterations":
+        changed["epochs"] = 0
+    if allowed is None:
+        allowed = schedule in EXTENDABLE
+    cfg = config_from(changed, source="test")
+    if allowed:
+        assert resume_changes(saved, cfg)[flag] == (getattr(saved, flag), new)
+    else:
+        with pytest.raises(ConfigError) as e:
+            resume_changes(saved, cfg)
+        named = (
+            f"--{flag.replace('_', '-')} (run: "
+            if flag not in ("epochs", "iterations")
+            else (
+                f"{schedule if schedule in ('cosine', 'onecycle') else 'milestones are fractions'}"
+            )
+        )
+        assert named in str(e.value) and "\n" not in str(e.value)
+
+
+def test_an_allowed_change_is_recorded_with_its_epoch(
+    fake_cifar: Path, tmp_path: Path, capsys
+) -> None:
+    """A constant schedule run of 2 epochs, made 3 on resume with 0 workers: config.toml says
+    so (since epoch 3), stays a recipe that trains, and epoch 3 runs at the run's lr."""
+    run = tmp_path / "run"
+    assert main(_tiny(fake_cifar, run, "--schedule", "constant", "--epochs", "2")) == 0
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--workers", "0"]) == 0
+    text = (run / "config.toml").read_text()
+    assert "epochs = 3\n" in text and "workers = 0\n" in text
+    assert text.splitlines()[-1] == "# from epoch 3: workers = 0 (was 2); epochs = 3 (was 2)"
+    assert json.loads((run / "results.json").read_text())["epochs"] == 3
+    rows = read_metrics(run / "metrics.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert {float(r["lr"]) for r in rows} == {0.05}  # cifar_fast's lr, never restarted
+    cfg = resolve_config("tiny_test_net", str(run / "config.toml"))
+    assert (cfg.epochs, cfg.workers) == (3, 0)
+
+
+def test_refused_changes_leave_the_run_as_it_was(fake_cifar: Path, tmp_path: Path, capsys) -> None:
+    """The issue's cases: a one-cycle run made longer, lr 5, another subset and batch size;
+    and a finished run resumed as it is. Each one line, before anything is read or written."""
+    run = tmp_path / "run"
+    assert main(_tiny(fake_cifar, run)) == 0
+    before = {p: (run / p).read_bytes() for p in _files(run) if (run / p).is_file()}
+    capsys.readouterr()
+    resume = ["train", "--resume", str(run)]
+    cases = [
+        (["--epochs", "4"], "the run's length cannot change (epochs = 3): its onecycle"),
+        (["--lr", "5"], "a resumed run keeps what defines it: --lr (run: 0.05) cannot change"),
+        (["--limit", "300", "--batch-size", "16"], "--limit (run: 150), --batch-size (run: 25)"),
+        ([], "is finished (3 epochs, results in results.json); it cannot be trained longer"),
+        (["--epochs", "2", "--schedule", "step"], "--schedule (run: 'onecycle')"),
+    ]
+    for extra, message in cases:
+        assert main([*resume, *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert {p: (run / p).read_bytes() for p in before} == before
+
+
+def test_a_resumed_run_keeps_its_data(fake_cifar: Path, tmp_path: Path, capsys) -> None:
+    """Other data is refused by its digest, saying why; the same data moved elsewhere and a
+    relative --data-dir resumed from another folder are fine (the path is stored resolved)."""
+    run, data = tmp_path / "run", tmp_path / "data"
+    shutil.copytree(fake_cifar, data)
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        argv = _tiny(Path("data"), run, "--schedule", "constant", "--epochs", "1")
+        assert main(argv) == 0
+    finally:
+        os.chdir(here)
+    assert f'data_dir = "{data}"' in (run / "config.toml").read_text()
+    other = tmp_path / "other"
+    from conftest import write_fake_cifar
+
+    write_fake_cifar(other, n_train=500)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--data-dir", str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not hold the training images" in err and "keeps its data" in err
+    moved = tmp_path / "moved"
+    data.rename(moved)
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"moderncnn train: error: the run's data directory {str(data)!r} (recorded in "
+        f"{str(run / 'config.toml')!r}) does not exist; give --data-dir where the run's data "
+        "is now (it is checked to be the same images)"
+    )
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--data-dir", str(moved)]) == 0
+    last = (run / "config.toml").read_text().splitlines()[-1]
+    assert last == f'# from epoch 2: data_dir = "{moved}" (was "{data}"); epochs = 2 (was 1)'
+
+
+@pytest.mark.parametrize("point", ["step:6", "replace@checkpoint:4"])
+def test_ctrl_c_says_where_and_resumes_exactly(
+    point: str, fake_cifar: Path, tmp_path: Path, whole_run: tuple[Path, dict]
+) -> None:
+    """A real SIGINT in epoch 2 (step 6 of 4 an epoch; or as its checkpoint is renamed into
+    place): one line naming the epoch and the command that resumes, exit 130, epoch 1's
+    checkpoint intact and no temporary; resuming ends as the uninterrupted run."""
+    whole, _ = whole_run
+    run = tmp_path / "run"
+    log = tmp_path / "kills.log"
+    done = _subprocess(
+        _tiny(fake_cifar, run), KILL_AT=point, KILL_SIGNAL="SIGINT", KILL_LOG=str(log)
+    )
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"moderncnn train: interrupted in epoch 2; resume with `moderncnn train --resume {run}`"
+    )
+    assert [p for p in _files(run) if ".tmp" in p] == []
+    assert latest_checkpoint(run).name == "epoch-0001"
+    assert _subprocess(["train", "--resume", str(run)]).returncode == 0
+    _assert_same_run(whole, run)
+
+
+def test_ctrl_c_before_the_first_checkpoint(fake_cifar: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    log = str(tmp_path / "kills.log")
+    done = _subprocess(_tiny(fake_cifar, run), KILL_AT="step:2", KILL_SIGNAL="SIGINT", KILL_LOG=log)
+    assert done.returncode == 130 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"moderncnn train: interrupted in epoch 1; start it again with --overwrite --output {run}"
+    )
+
+
+def test_eval_scores_the_runs_own_split(fake_cifar: Path, tmp_path: Path, capsys) -> None:
+    """A run with --limit 150 --val-size 50: `eval --split val` scores the run's 50 validation
+    images (its error is the run's), --limit takes a subset of them, --split train the
+    other 100; data with other training images is refused, saying whose split it is not."""
+    from conftest import write_fake_cifar
+    from moderncnn.train.evaluate import evaluate_weights
+
+    run = tmp_path / "run"
+    assert main(_tiny(fake_cifar, run, "--no-test")) == 0
+    weights = run / "best.safetensors"
+    meta = moderncnn.checkpoint.read_metadata(weights)
+    assert (meta["limit"], meta["val_size"], len(meta["split_digest"])) == (150, 50, 16)
+    val = json.loads((run / "results.json").read_text())["val"]
+    kw = dict(split="val", progress=False, workers=0)
+    ev = evaluate_weights("tiny_test_net", weights, fake_cifar, **kw)
+    assert (ev.result.n, ev.result.top1_err) == (50, val["top1_err"])
+    assert ev.result.loss == pytest.approx(val["loss"], rel=1e-5)
+    assert evaluate_weights("tiny_test_net", weights, fake_cifar, **kw, limit=20).result.n == 20
+    kw["split"] = "train"
+    assert evaluate_weights("tiny_test_net", weights, fake_cifar, **kw, limit=200).result.n == 100
+    other = write_fake_cifar(tmp_path / "other", n_train=500)
+    capsys.readouterr()
+    argv = ["eval", "tiny_test_net", "--weights", str(weights), "--data", str(other)]
+    assert main([*argv, "--split", "val", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"moderncnn eval: error: {str(other / 'cifar-10-batches-py')!r} does ")
+    assert f"not hold the training images of the run of {str(weights)!r}" in err

@@ -49,3 +49,8 @@ class DivergedError(ModernCNNError):
 
 class ExportError(ModernCNNError):
     """A model, format or output path that cannot be exported to (ONNX, torch.export)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) ended the work; the message says where, and how to go on. A
+    KeyboardInterrupt still, so that callers stop as they would."""

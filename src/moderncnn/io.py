@@ -102,6 +102,13 @@ def write_file(path: Path, write: Callable[[BinaryIO], object]) -> None:
             raise
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system: checked below
+        return False
+
+
 def check_writable(folder: str | Path, file: str | Path | None = None) -> None:
     """Raise :class:`OutputError` unless ``folder`` is, or can be made, a folder to write in:
     asked before a run spends minutes reading its data. ``file``: the file to be written in
@@ -109,7 +116,7 @@ def check_writable(folder: str | Path, file: str | Path | None = None) -> None:
     folder = Path(folder)
     named = folder if file is None else Path(file)
     existing = folder
-    while not existing.exists() and existing != existing.parent:
+    while not _exists(existing) and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         where = "it" if existing == named else repr(str(existing))
@@ -117,6 +124,14 @@ def check_writable(folder: str | Path, file: str | Path | None = None) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):  # root too, on a read-only file system
         read_only = os.statvfs(existing).f_flag & os.ST_RDONLY
         raise OutputError(named, os.strerror(errno.EROFS if read_only else errno.EACCES))
+    longest = os.pathconf(existing, "PC_NAME_MAX")
+    too_long = [p.name for p in (named, *named.parents) if len(os.fsencode(p.name)) > longest]
+    if too_long:
+        raise OutputError(
+            named,
+            f"{os.strerror(errno.ENAMETOOLONG)}: a name holds {len(too_long[0])} characters, "
+            f"the file system takes {longest} bytes at most",
+        )
 
 
 def _finite(obj: Any) -> Any:

@@ -17,6 +17,7 @@ import torch
 
 from moderncnn.data.config import eval_transform, resolve_data_config
 from moderncnn.data.images import read_image, reason
+from moderncnn.data.loaders import far_from, warn_far
 from moderncnn.models.base import ConvNet
 from moderncnn.validate import integer
 
@@ -43,11 +44,16 @@ def class_names(model: ConvNet) -> list[str]:
     return [f"class {i}" for i in range(model.num_classes)]
 
 
-def _load(path: Path, transform, shorter_side: int) -> torch.Tensor | str:
+def _load(path: Path, transform, shorter_side: int, crop: int) -> tuple[torch.Tensor | str, str]:
+    """The image prepared for the model, or why it cannot be read; and its size when it is
+    far from the crop (:func:`moderncnn.data.loaders.far_from`)."""
     try:
-        return transform(read_image(path, shorter_side))
+        if path.is_file() and path.stat().st_size == 0:
+            return "it is empty (0 bytes)", ""
+        image = read_image(path, shorter_side)
+        return transform(image), far_from(image, crop)
     except Exception as e:  # Pillow raises OSError, ValueError, SyntaxError and more
-        return reason(e)
+        return reason(e), ""
 
 
 def predict(
@@ -66,10 +72,13 @@ def predict(
     cfg = resolve_data_config(model)
     transform = eval_transform(cfg)
     model = model.eval().to(device)
+    far = []
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for start in range(0, len(files), batch_size):
             chunk = [Path(f) for f in files[start : start + batch_size]]
-            loaded = list(pool.map(lambda p: _load(p, transform, cfg.resize), chunk))
+            done = list(pool.map(lambda p: _load(p, transform, cfg.resize, cfg.crop), chunk))
+            loaded = [x for x, _ in done]
+            far += [(str(p), size) for p, (_, size) in zip(chunk, done, strict=True) if size]
             good = [x for x in loaded if isinstance(x, torch.Tensor)]
             if good:
                 with torch.inference_mode():
@@ -84,3 +93,4 @@ def predict(
                 idx = indices[row]
                 yield Prediction(str(path), [names[i] for i in idx], idx, values[row])
                 row += 1
+    warn_far(far, len(files), "the files given", cfg.crop)

@@ -32,8 +32,9 @@ def _must(name: str, rule: str, got: object) -> ConfigError:
     return ConfigError(f"{name} must be {rule}, got {got}".lstrip())
 
 
-def integer(value: int | str, name: str = "", minimum: int = 0) -> int:
-    """``value`` as an integer of at least ``minimum`` (counts: 0 or 1)."""
+def integer(value: int | str, name: str = "", minimum: int = 0, maximum: int | None = None) -> int:
+    """``value`` as an integer of at least ``minimum`` (counts: 0 or 1) and, where given,
+    at most ``maximum``."""
     if isinstance(value, str):
         try:
             value = int(value)
@@ -41,6 +42,8 @@ def integer(value: int | str, name: str = "", minimum: int = 0) -> int:
             raise _must(name, "an integer", repr(value)) from None
     if value < minimum:
         raise _must(name, f"{minimum} or more", value)
+    if maximum is not None and value > maximum:
+        raise _must(name, f"{minimum} to {maximum:,}", f"{value:,}")
     return value
 
 

@@ -5,7 +5,8 @@ Each command lives in a module with ``register(subparsers)`` adding its parsers,
 (the others get a one-line placeholder parser from :data:`COMMANDS`), so ``moderncnn --help``
 starts without importing torch. Bad input, whether argparse refuses it (:class:`Parser`) or
 the library (:class:`moderncnn.errors.ModernCNNError`), prints one line,
-``moderncnn COMMAND: error: ...``, and exits 2.
+``moderncnn COMMAND: error: ...``, and exits 2; Ctrl-C prints where it stopped and exits 130
+(128 + SIGINT, as shells report it).
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # `moderncnn models | head`
         return 0
+    except KeyboardInterrupt as e:  # Ctrl-C: where it stopped (moderncnn.errors.Interrupted)
+        print(f"moderncnn {args.command}: {e or 'interrupted'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -50,7 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=POSITIVE, default=256)
     p.add_argument(
-        "--limit", type=NON_NEGATIVE, default=0, help="a fixed random subset of N images (0: all)"
+        "--limit",
+        type=NON_NEGATIVE,
+        default=0,
+        help="a fixed random subset of N images of the split (0: all); val and train are the "
+        "split of the run that wrote the weights, rebuilt from what they record",
     )
     p.add_argument(
         "--amp",

@@ -7,11 +7,15 @@ from collections.abc import Callable
 
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
-from moderncnn.cli.types import INPUT_SIZE, NON_NEGATIVE, POSITIVE, output
+from moderncnn.cli.types import INPUT_SIZE, NON_NEGATIVE, flag, output
 from moderncnn.inspect import summarize
 from moderncnn.inspect.compare import DEFAULT_MODELS, WARMUP_RUNS, compare, plot_comparison
 from moderncnn.inspect.explain import worked_examples
 from moderncnn.inspect.history import ILSVRC_TOP5
+from moderncnn.validate import integer
+
+MAX_RUNS = 1000
+RUNS = flag(integer, minimum=1, maximum=MAX_RUNS)
 
 _LEGEND = (
     "MACs: multiply-accumulates of convolutions and linear layers (FLOPs = 2 x MACs).\n"
@@ -49,7 +53,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "models", nargs="*", metavar="MODEL", help=f"default: {' '.join(DEFAULT_MODELS)}"
     )
     _input_option(p)
-    p.add_argument("--runs", type=POSITIVE, default=10, help="timed runs per model (default 10)")
+    p.add_argument(
+        "--runs",
+        type=RUNS,
+        default=10,
+        help=f"timed runs per model (default 10, at most {MAX_RUNS}: a median steady to "
+        "a few per cent; VGG-16's thousand runs take minutes)",
+    )
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     p.add_argument(
         "--plot", metavar="FILE.png", type=output(".png"), help="plot top-5 error against GMACs"

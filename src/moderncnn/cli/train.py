@@ -15,8 +15,8 @@ from moderncnn.cli import add_command
 from moderncnn.cli.output import print_table
 from moderncnn.cli.types import WEIGHTS
 from moderncnn.errors import ConfigError
-from moderncnn.train import TrainConfig, load_run_config, resolve_config, train
-from moderncnn.train.config import config_from, list_recipes
+from moderncnn.train import TrainConfig, resolve_config, train
+from moderncnn.train.config import list_recipes, resume_config
 
 _ALIASES = {
     "output": ["--run-dir"],
@@ -99,10 +99,7 @@ def run(args: argparse.Namespace) -> int:
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
     overrides = {k: v for k, v in vars(args).items() if k in names}
     if args.resume:
-        saved = dataclasses.asdict(load_run_config(args.resume))
-        if args.model and args.model != saved["model"]:
-            raise ConfigError(f"{args.resume!r} is a run of {saved['model']}, not {args.model}")
-        cfg = config_from({**saved, **overrides, "output": args.resume}, source="--resume")
+        cfg = resume_config(args.resume, args.model or "", **overrides)
     elif not args.model:
         raise ConfigError("name a model to train, or --resume RUN_DIR")
     else:
@@ -115,9 +112,13 @@ def run(args: argparse.Namespace) -> int:
         for split, r in (("validation", result.val), ("test (once)", result.test))
         if r
     ]
+    trained = (
+        f"{result.epochs} epochs in {result.wall_time_s:.0f} s, {result.images_per_s:.0f} images/s"
+        if result.images_per_s
+        else f"{result.epochs} epochs, all trained before this resume"
+    )
     print(
-        f"\n{cfg.model}: {result.epochs} epochs in {result.wall_time_s:.0f} s, "
-        f"{result.images_per_s:.0f} images/s; weights of epoch {result.best_epoch} "
+        f"\n{cfg.model}: {trained}; weights of epoch {result.best_epoch} "
         f"(chosen by {'validation' if result.val else 'last epoch'}):"
     )
     print_table(["split", "images", "loss", "top-1 err %", "top-5 err %"], rows, [0, 1, 1, 1, 1])

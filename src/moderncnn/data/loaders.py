@@ -38,6 +38,7 @@ from moderncnn.data.sources import (
     SMALL_IMAGE,
     DataSource,
     ImageSet,
+    digest,
     download_cifar,
     find_dataset,
     holdout,
@@ -64,6 +65,9 @@ class Splits:
     test: ImageSet | None
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    #: :func:`~moderncnn.data.sources.digest` of the training images before the hold-out
+    #: (with ``limit`` and ``val_size``, what defines the split); "" when train is not read
+    digest: str = ""
 
     @property
     def small(self) -> bool:
@@ -119,6 +123,8 @@ def load_splits(
     workers: int = 2,
     download: str = "",
     progress: bool = True,
+    expect: tuple[str, str] | None = None,
+    val_from: str = "",
 ) -> Splits:
     """Read ``data_dir`` (CIFAR python format or ImageFolder) into train / val / test.
 
@@ -126,8 +132,11 @@ def load_splits(
     :func:`~moderncnn.data.sources.holdout`); ``limit`` caps every split (a fixed random subset,
     for quick runs); ``train=False`` reads the test split alone (evaluation: a folder may hold
     only ``test/`` or ``val/``); ``download`` ('cifar10' or 'cifar100') fetches CIFAR when it is
-    missing; ``progress`` shows a bar while images are decoded. Small images are normalised
-    with the statistics of the training split, or of the test split when it is read alone.
+    missing (and is refused where another data set is there); ``progress`` shows a bar
+    while images are decoded. Small images are normalised with the statistics of the
+    training split, or of the test split when it is read alone. ``expect``: (digest, who
+    expects it): the training images must be those (:attr:`Splits.digest`), else DataError;
+    ``val_from``: where ``val_size`` came from, for the error when there are too few images.
     """
     try:
         source = find_dataset(data_dir)
@@ -135,8 +144,21 @@ def load_splits(
         if not download:
             raise
         source = download_cifar(download, data_dir)
+    if download and source.kind != download:
+        raise DataError(
+            f"--download {download}: {str(source.root)!r} holds {source.name} already, and "
+            f"{source.name} is what would be read; drop --download, or give another --data-dir"
+        )
     wanted = [split for split, asked in (("train", train), ("test", test)) if asked]
     read = {split: _list(source, split, limit) for split in wanted}
+    ident = digest(read["train"], source.root) if "train" in read else ""
+    if expect and ident != expect[0]:
+        n = len(read["train"])
+        raise DataError(
+            f"{str(source.root)!r} does not hold the training images of {expect[1]} (its "
+            f"{n} images{f' (limit {limit})' if limit else ''} have digest {ident}, the "
+            f"run's {expect[0]}): give the run's data"
+        )
     files = [f for images in read.values() for f in images.files or []]
     if files and _is_small(files):  # judged on both splits: one loader for both
         cache = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -148,7 +170,7 @@ def load_splits(
     full, test_set = read.get("train"), read.get("test")
     train_set, val = full, None
     if full is not None and val_size:
-        train_idx, val_idx = holdout(len(full), val_size)
+        train_idx, val_idx = holdout(len(full), val_size, val_from)
         train_set, val = full.subset(train_idx), full.subset(val_idx)
     if full is not None and test_set is not None and test_set.classes != full.classes:
         raise DataError(
@@ -170,7 +192,7 @@ def load_splits(
         len(test_set) if test_set is not None else 0,
         len(stats_from.classes),
     )
-    return Splits(source, stats_from.classes, train_set, val, test_set, mean, std)
+    return Splits(source, stats_from.classes, train_set, val, test_set, mean, std, ident)
 
 
 class TensorLoader:
@@ -272,6 +294,29 @@ def _check_split(batch_size: int, world: int, accum: int, train: bool) -> None:
 FAR = 4
 
 
+def far_from(image: torch.Tensor, crop: int) -> str:
+    """The size of ``image`` (C, H, W) as 'WxH' when it is far from the ``crop`` it will be
+    resized and cropped to (:data:`FAR`), else ''."""
+    h, w = image.shape[-2:]
+    far = crop > FAR * min(h, w) or max(h, w) > FAR * min(h, w)
+    return f"{w}x{h}" if far else ""
+
+
+def warn_far(far: list[tuple[str, str]], read: int, where: str, crop: int) -> None:
+    """One warning for the (path, size) of images :func:`far_from` the crop, if any."""
+    if far:
+        log.warning(
+            "%d of %d images in %s are far smaller than the %d-pixel crop or far from "
+            "square (over %dx): upscaled or mostly cropped away, e.g. %s",
+            len(far),
+            read,
+            where,
+            crop,
+            FAR,
+            examples(far),
+        )
+
+
 class _FolderDataset(Dataset):
     """Files decoded in workers: ``(image, label, note)``. An unreadable file gives no image
     and a note (path, reason), never another file in its place; an image far smaller than
@@ -289,9 +334,8 @@ class _FolderDataset(Dataset):
         img = try_decode(path)
         if isinstance(img, str):
             return None, label, (path, img)
-        h, w = img.shape[-2:]
-        far = self.crop > FAR * min(h, w) or max(h, w) > FAR * min(h, w)
-        return self.transform(img), label, (path, f"{w}x{h}") if far else None
+        far = far_from(img, self.crop)
+        return self.transform(img), label, (path, far) if far else None
 
 
 def _collate(batch):
@@ -386,17 +430,7 @@ class FolderLoader:
                 yield x, y.to(self.device, non_blocking=True)
         finally:  # also when the reader stops early (the training loop reads N batches)
             report_bad(bad_files, len(bad_files) + read, self.where, strict=False)
-            if far:
-                log.warning(
-                    "%d of %d images in %s are far smaller than the %d-pixel crop or far from "
-                    "square (over %dx): upscaled or mostly cropped away, e.g. %s",
-                    len(far),
-                    read,
-                    self.where,
-                    self.crop,
-                    FAR,
-                    examples(far),
-                )
+            warn_far(far, read, self.where, self.crop)
 
 
 def make_loader(

@@ -8,6 +8,7 @@ it knows when it recognises none.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pickle
 from dataclasses import dataclass, replace
@@ -181,14 +182,30 @@ def list_folder(folder: Path) -> ImageSet:
     return ImageSet(classes, labels, files=[p for p, _ in samples])
 
 
-def holdout(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train, validation) indices: a fixed random ``size`` of ``n`` images is held out.
+def digest(images: ImageSet, root: Path) -> str:
+    """What identifies a split's images: a SHA-256 of its class names, labels and files
+    (relative to ``root``, so a data set moved elsewhere keeps it) or pixels (CIFAR). Two
+    listings with one digest hold the same images in the same order, so :func:`holdout`
+    splits them alike."""
+    h = hashlib.sha256("\n".join(images.classes).encode())
+    h.update(images.labels.numpy().tobytes())
+    if images.files is not None:
+        h.update("\n".join(str(Path(f).relative_to(root)) for f in images.files).encode())
+    else:
+        h.update(images.images.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def holdout(n: int, size: int, size_from: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, validation) indices: a fixed random ``size`` of ``n`` images is held out
+    (``size_from``: where ``size`` came from, for the error when it is too large).
 
     The split never depends on the run's seed, so every run validates on the same images (the
     ResNet paper's 45k/5k split of the CIFAR-10 training set, Sec. 4.2).
     """
     if not 0 <= size < n:
-        raise DataError(f"cannot hold out {size} validation images from {n} training images")
+        came = f" ({size_from})" if size_from else ""
+        raise DataError(f"cannot hold out {size} validation images{came} from {n} training images")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
     return perm[size:].sort().values, perm[:size].sort().values
 

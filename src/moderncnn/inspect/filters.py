@@ -20,7 +20,7 @@ from matplotlib.image import imsave  # no pyplot: no GUI backend, no global stat
 from torch import nn
 from torchvision.utils import make_grid
 
-from moderncnn.checkpoint import read_metadata
+from moderncnn.checkpoint import read_metadata, read_weights
 from moderncnn.errors import CheckpointError, ModernCNNError
 from moderncnn.models import create_model
 from moderncnn.models.base import ConvNet
@@ -92,6 +92,7 @@ def load_for_filters(source: str | Path, model: str | None = None) -> ConvNet:
         meta = read_metadata(path)
         model = model or str(meta.get("model") or "")
         if not model:
+            read_weights(path)  # not a weights file at all: says so
             raise ModernCNNError(f"{str(source)!r} does not record its model; name it (--model)")
         return create_model(model, in_chans=int(meta.get("in_chans") or 3), weights=path)
     if model and is_weights_name(str(source)):

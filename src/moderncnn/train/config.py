@@ -184,6 +184,12 @@ class TrainConfig:
         counts = ("epochs", "iterations", "val_size", "limit", "workers", "patience", "warmup")
         for name in (*counts, "lr_base_size"):
             integer(getattr(self, name), name)
+        for name, most in MAX_LENGTH.items():
+            if getattr(self, name) > most:
+                raise ConfigError(
+                    f"{name} must be at most {most:,} (the papers' longest runs: 300 epochs, "
+                    f"600,000 iterations), got {getattr(self, name):,}"
+                )
         for name in ("batch_size", "accum_steps", "ema_every"):
             integer(getattr(self, name), name, minimum=1)
         for name in ("lr", "gamma"):
@@ -229,6 +235,17 @@ class TrainConfig:
             raise ConfigError(f"backbone_lr_scale must be in [0, 1], got {self.backbone_lr_scale}")
         if self.schedule == "plateau" and not self.val_size:
             raise ConfigError("the plateau schedule needs a validation split (val_size > 0)")
+        if self.schedule != "step" and (self.milestones or self.step_every):
+            given = "milestones" if self.milestones else "step_every"
+            raise ConfigError(
+                f"{given} apply to the step schedule only, and the schedule is "
+                f"{self.schedule}: drop {given} or use schedule = 'step'"
+            )
+        if self.tta != "none" and not self.val_size and not self.test:
+            raise ConfigError(
+                f"tta = {self.tta!r} augments the final validation and test, and neither is "
+                "evaluated (val_size = 0, test = false): drop --tta"
+            )
 
     def _check_milestones(self) -> None:
         """Milestones rise from above 0; as fractions of the run, they end below 1."""
@@ -241,6 +258,87 @@ class TrainConfig:
     def to_toml(self) -> str:
         """The configuration as a TOML recipe (flat keys, every value)."""
         return "".join(f"{k} = {_toml_value(v)}\n" for k, v in dataclasses.asdict(self).items())
+
+    def extension_blocker(self) -> str | None:
+        """Why this run's schedule cannot be made longer or shorter once it started (its
+        rates depend on its length), or None: step, constant and plateau schedules set the
+        same rates at every step whatever the run's length, unless their milestones are
+        fractions of it."""
+        if self.schedule in ("cosine", "onecycle"):
+            return f"its {self.schedule} schedule is fitted to the run's length"
+        if self.milestone_unit == "fraction" and (self.milestones or self.step_every):
+            return "its milestones are fractions of the run's length"
+        return None
+
+
+#: The longest runs a configuration may ask for: a run of the papers takes 300 epochs at
+#: most (DenseNet on CIFAR) and 600,000 iterations (GoogLeNet's); these are a hundred times
+#: that, so that a typo (an extra digit) is refused instead of running for months.
+MAX_LENGTH = {"epochs": 30_000, "iterations": 60_000_000}
+
+#: Fields that say how a run executes, not what it computes: a resumed run may change them.
+#: Every other field defines the run (its data, model, optimisation and evaluation), except
+#: ``output`` (where it is) and the length fields, which may change where the schedule can
+#: be extended (:meth:`TrainConfig.extension_blocker`). ``data_dir`` may move: the data
+#: found there must be the run's (its split digest is checked).
+EXECUTION = frozenset(
+    {
+        "data_dir",
+        "device",
+        "workers",
+        "cache_dir",
+        "strict",
+        "progress",
+        "tensorboard",
+        "channels_last",
+        "compile",
+        "compile_mode",
+        "cuda_graphs",
+        "deterministic",
+    }
+)
+LENGTH = ("epochs", "iterations")
+
+
+def resume_changes(saved: TrainConfig, cfg: TrainConfig) -> dict[str, tuple[Any, Any]]:
+    """The fields ``cfg`` changes in the run ``saved`` describes, as {name: (was, now)};
+    raise :class:`ConfigError`, naming them, where a field that defines the run changes, or
+    the length of one whose schedule cannot be extended. ``amp = "auto"`` keeps the
+    precision the run chose when it started."""
+    if cfg.amp == "auto":
+        cfg = dataclasses.replace(cfg, amp=saved.amp)
+    changes = {
+        f.name: (getattr(saved, f.name), getattr(cfg, f.name))
+        for f in fields(TrainConfig)
+        if f.name != "output" and getattr(saved, f.name) != getattr(cfg, f.name)
+    }
+    refused = [k for k in changes if k not in EXECUTION and k not in LENGTH]
+    if refused:
+        flags = ", ".join(f"--{k.replace('_', '-')} (run: {changes[k][0]!r})" for k in refused)
+        raise ConfigError(
+            f"a resumed run keeps what defines it: {flags} cannot change; resuming may change "
+            f"{', '.join('--' + k.replace('_', '-') for k in sorted(EXECUTION))}, and the "
+            "length where the schedule allows; start a new run (--output) to change the rest"
+        )
+    blocker = saved.extension_blocker()
+    if blocker and any(k in changes for k in LENGTH):
+        length = " ".join(f"{k} = {getattr(saved, k)}" for k in LENGTH if getattr(saved, k))
+        raise ConfigError(
+            f"the run's length cannot change ({length}): {blocker}; start a new run "
+            "(--output) to train longer"
+        )
+    return changes
+
+
+def record_changes(toml: str, cfg: TrainConfig, changes: dict[str, tuple], epoch: int) -> str:
+    """``toml`` (a run's config.toml) rewritten as ``cfg``, its comment lines kept and one
+    added for ``changes``, which take effect in epoch ``epoch``: config.toml holds the
+    values the run goes on with, and says since when (comments: still a valid recipe)."""
+    notes = [line for line in toml.splitlines() if line.startswith("#")]
+    what = "; ".join(
+        f"{k} = {_toml_value(now)} (was {_toml_value(was)})" for k, (was, now) in changes.items()
+    )
+    return cfg.to_toml() + "".join(f"{n}\n" for n in notes) + f"# from epoch {epoch}: {what}\n"
 
 
 def _toml_value(v: object) -> str:
@@ -329,15 +427,52 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
 
 def resolve_config(model: str, recipe: str = "", **overrides: Any) -> TrainConfig:
     """Defaults, then ``recipe`` (default: the model's paper, or ``finetune`` when starting
-    from ``weights``; ``fast``: its fast recipe), then ``overrides``; checked."""
+    from ``weights``; ``fast``: its fast recipe), then ``overrides``; checked. A recipe that
+    names another model is refused (a run's config.toml names its own)."""
     recipe = recipe or ("finetune" if overrides.get("weights") else default_recipe(model))
     if recipe == "fast":
         recipe = default_recipe(model, fast=True)
-    values = {**read_recipe(recipe), "model": model, "recipe": recipe, **overrides}
+    keys = read_recipe(recipe)
+    if keys.get("model", model) != model:
+        raise ConfigError(
+            f"recipe {recipe!r} sets model = {keys['model']!r}, and the model to train is "
+            f"{model}: train {keys['model']}, or remove the key from the recipe"
+        )
+    return config_from(
+        _override({**keys, "model": model, "recipe": recipe}, overrides),
+        source=f"recipe {recipe!r}",
+    )
+
+
+def _override(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with ``overrides``: ``epochs`` replaces ``iterations`` and the other way
+    round, and a schedule other than step drops the step schedule's milestones."""
+    values = {**values, **overrides}
     for given, other in (("epochs", "iterations"), ("iterations", "epochs")):
-        if given in overrides and other not in overrides:  # --epochs replaces the recipe's
-            values[other] = 0  # iterations, and the other way round
-    return config_from(values, source=f"recipe {recipe!r}")
+        if given in overrides and other not in overrides:
+            values[other] = 0
+    if overrides.get("schedule", "step") != "step":
+        for name in ("milestones", "step_every"):
+            if name not in overrides:
+                values.pop(name, None)
+    return values
+
+
+def resume_config(run_dir: str | Path, model: str = "", **overrides: Any) -> TrainConfig:
+    """The configuration of the run in ``run_dir`` with ``overrides`` (checked against what
+    resuming allows by the trainer, :func:`resume_changes`). Its data directory must exist,
+    or be given again (``data_dir``)."""
+    saved = load_run_config(run_dir)
+    if model and model != saved.model:
+        raise ConfigError(f"{str(run_dir)!r} is a run of {saved.model}, not {model}")
+    if "data_dir" not in overrides and not Path(saved.data_dir).is_dir():
+        raise ConfigError(
+            f"the run's data directory {saved.data_dir!r} (recorded in "
+            f"{str(Path(run_dir) / 'config.toml')!r}) does not exist; give --data-dir where "
+            "the run's data is now (it is checked to be the same images)"
+        )
+    values = _override(dataclasses.asdict(saved), overrides)
+    return config_from({**values, "output": str(run_dir)}, source="--resume")
 
 
 #: Keys renamed since runs were saved (a run's config.toml holds every key): old -> new.

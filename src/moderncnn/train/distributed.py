@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
@@ -35,6 +36,8 @@ def setup(device: str = "") -> DistEnv:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    if rank:  # rank 0 narrates; the others' warnings and errors still show
+        logging.getLogger("moderncnn").setLevel(logging.WARNING)
     return DistEnv(rank, world, dev)
 
 

@@ -23,9 +23,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from moderncnn.checkpoint import load_weights, save_weights
+from moderncnn.checkpoint import load_weights, read_metadata, save_weights
 from moderncnn.data import load_splits, make_loader
-from moderncnn.errors import CheckpointError, ConfigError, DivergedError
+from moderncnn.errors import CheckpointError, ConfigError, DivergedError, Interrupted
 from moderncnn.inspect.probe import min_input_size
 from moderncnn.io import atomic_write, to_json
 from moderncnn.loss import compute_loss
@@ -34,7 +34,12 @@ from moderncnn.models.pretrained import weights_cfg
 from moderncnn.precision import describe, resolve_amp
 from moderncnn.progress import progress
 from moderncnn.train import distributed
-from moderncnn.train.config import TrainConfig, load_run_config
+from moderncnn.train.config import (
+    TrainConfig,
+    load_run_config,
+    record_changes,
+    resume_changes,
+)
 from moderncnn.train.evaluate import EvalResult, autocast, evaluate
 from moderncnn.train.finetune import freeze, param_groups
 from moderncnn.train.graphs import WARMUP_STEPS, GraphedStep, graph_blocker
@@ -67,6 +72,10 @@ class TrainResult:
     images_per_s: float
     amp: str  #: the precision it computed in: 'none' (fp32), 'bf16' or 'fp16' autocast
     stopped_at: int | None = None  #: the step ``stop_error`` ended training at
+
+
+def _resolved(data_dir: str) -> str:
+    return str(Path(data_dir).expanduser().resolve()) if data_dir else data_dir
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
@@ -115,6 +124,10 @@ class Trainer:
         overwrite: bool = False,
     ) -> None:
         self.env = env
+        given_data = cfg.data_dir  # stored resolved: a run resumes from any folder
+        cfg = dataclasses.replace(cfg, data_dir=_resolved(cfg.data_dir))
+        # What resuming may change, checked first: a flag it refuses is the error
+        self.changes = resume_changes(load_run_config(cfg.output), cfg) if resume else {}
         options = _model_options(cfg)  # bad options fail before data is read
         _configure_determinism(cfg)
         torch.manual_seed(cfg.seed)
@@ -126,6 +139,18 @@ class Trainer:
         resume_from = latest_checkpoint(self.run_dir) if resume else None
         if resume and resume_from is None:
             raise CheckpointError(f"{str(self.run_dir)!r} has no checkpoint to resume from")
+        # The split's digest the checkpoint recorded: a resumed run keeps its data (the
+        # same images moved elsewhere will do).
+        recorded = read_metadata(resume_from / "model.safetensors") if resume_from else {}
+        self.expect = None
+        if "split_digest" in recorded:
+            digest = recorded["split_digest"]
+            self.expect = (digest, "the run resumed (a resumed run keeps its data)")
+        if resume_from:
+            self._check_length(int(recorded["epoch"]), int(recorded["step"]))
+        if given_data != cfg.data_dir:
+            log.info("data: %s (given as %s)", cfg.data_dir, given_data)
+        self._say_distributed()
         # A resumed run's weights come from its checkpoint, not from --weights again.
         weights = cfg.weights if cfg.weights and not resume_from else None
         pretrained = None
@@ -178,6 +203,7 @@ class Trainer:
         self.meter = Meter(env.device, self.num_classes)  # one tensor, also inside a graph
         self.epoch, self.step, self.best_err, self.best_epoch = 0, 0, math.inf, 0
         self.last_checkpoint: Path | None = None
+        self.finishing = False  # in the final evaluation
         if resume_from:
             self._resume(resume_from)
         elif env.main:
@@ -197,6 +223,50 @@ class Trainer:
         if self.env.main:
             log.info("precision: %s", describe(amp, cfg.amp, self.env.device, kept))
         return amp
+
+    def _check_length(self, epoch: int, step: int) -> None:
+        """Refuse to resume a run at ``epoch`` (``step``) that is finished, or past the
+        length asked for, before its data is read."""
+        cfg = self.cfg
+        done, asked = (step, cfg.iterations) if cfg.iterations else (epoch, cfg.epochs)
+        unit = "iterations" if cfg.iterations else "epochs"
+        if done > asked:
+            raise ConfigError(
+                f"{str(self.run_dir)!r} has trained {done} {unit} already, more than the "
+                f"{asked} asked for"
+            )
+        if done == asked and (self.run_dir / "results.json").exists():
+            blocker = cfg.extension_blocker()
+            longer = (
+                f"it cannot be trained longer: {blocker}"
+                if blocker
+                else f"to train it longer, resume with --{unit} N beyond {done}"
+            )
+            raise ConfigError(
+                f"{str(self.run_dir)!r} is finished ({done} {unit}, results in results.json); "
+                f"{longer}"
+            )
+
+    def _say_distributed(self) -> None:
+        """Whether the run is distributed, and what that means for BatchNorm."""
+        world, cfg = self.env.world, self.cfg
+        if world == 1:
+            if cfg.sync_bn:
+                log.warning("--sync-bn has no effect in a single process (nothing to sync)")
+            return
+        if cfg.sync_bn and self.env.device.type == "cpu":
+            raise ConfigError(
+                "--sync-bn needs GPUs (torch's SyncBatchNorm does not run on the CPU)"
+            )
+        norm = "synchronised" if cfg.sync_bn else "of each process's own images (--sync-bn: of all)"
+        log.info(
+            "distributed: %d processes on %s, %d images a step (%d each); BatchNorm statistics %s",
+            world,
+            self.env.device.type,
+            cfg.batch_size,
+            cfg.batch_size // world,
+            norm,
+        )
 
     def _new_head(self) -> None:
         """Fine-tuning from a run's weights trained on other classes of the same number: a
@@ -252,6 +322,7 @@ class Trainer:
             workers=cfg.workers,
             download=cfg.download,
             progress=self._progress,
+            expect=self.expect,
         )
         if not self.env.main:  # rank 0 decodes and caches first; the others read its cache
             distributed.barrier()
@@ -297,8 +368,6 @@ class Trainer:
                 net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
             ids = [self.env.device.index] if self.env.device.type == "cuda" else None
             net = DistributedDataParallel(net, device_ids=ids)
-        elif self.cfg.sync_bn:
-            log.info("--sync-bn has no effect in a single process")
         return torch.compile(net, mode=self.cfg.compile_mode) if self.cfg.compile else net
 
     def _graphed_step(self) -> GraphedStep | None:
@@ -326,6 +395,8 @@ class Trainer:
             "std": list(s.std),
             "dataset": s.source.name,
             "val_size": self.cfg.val_size,
+            "limit": self.cfg.limit,
+            "split_digest": s.digest,
         }
 
     def _save(self) -> None:
@@ -360,6 +431,10 @@ class Trainer:
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.best_err, self.best_epoch = float(state["best_err"]), int(state["best_epoch"])
         self.last_checkpoint = folder
+        if self.changes and self.env.main:
+            path = self.run_dir / "config.toml"
+            text = record_changes(path.read_text(), self.cfg, self.changes, self.epoch + 1)
+            atomic_write(path, lambda p: p.write_text(text))
         log.info("resumed %s from epoch %d (step %d)", self.run_dir, self.epoch, self.step)
 
     # -- the loop ------------------------------------------------------------------------
@@ -527,6 +602,18 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         """Train from the current epoch to the end, then test the chosen weights once."""
+        try:
+            return self._fit()
+        except KeyboardInterrupt:
+            if self.last_checkpoint is None:
+                then = f"start it again with --overwrite --output {self.run_dir}"
+            else:
+                then = f"resume with `moderncnn train --resume {self.run_dir}`"
+            done = int(self.last_checkpoint.name.split("-")[1]) if self.last_checkpoint else 0
+            where = "the final evaluation" if self.finishing else f"epoch {done + 1}"
+            raise Interrupted(f"interrupted in {where}; {then}") from None
+
+    def _fit(self) -> TrainResult:
         wall = time.perf_counter()
         throughput = []
         while (
@@ -588,6 +675,7 @@ class Trainer:
         )
 
     def _finish(self, wall_time: float, throughput: list[float]) -> TrainResult:
+        self.finishing = True
         best = self.run_dir / "best.safetensors"
         distributed.barrier()
         if self.best_epoch and self.best_epoch != self.epoch:

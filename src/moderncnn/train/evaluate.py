@@ -5,6 +5,7 @@ flips, Krizhevsky et al. 2012, Sec. 4.1), per-class accuracy and the confusion m
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable, Sized
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from torch import nn
 
 from moderncnn.checkpoint import load_state, read_metadata, read_weights
 from moderncnn.data import Splits, find_dataset, load_splits, make_loader
+from moderncnn.data.sources import limit as subset
 from moderncnn.data.sources import split_folder, split_folders
 from moderncnn.errors import DataError
 from moderncnn.models import create_model
@@ -26,6 +28,8 @@ from moderncnn.progress import progress as show_progress
 from moderncnn.train.metrics import Meter
 from moderncnn.train.tta import TestTimeAugmentation
 from moderncnn.validate import parse_device
+
+log = logging.getLogger("moderncnn")
 
 
 @dataclass
@@ -163,15 +167,19 @@ def evaluate_weights(
             f"{str(source.root)!r} has no train/ folder; its test split is "
             f"{split_folder(source, 'test')}: evaluate that with --split test (the default)"
         )
+    held = split != "test"  # the run's own split, rebuilt as it made it (run_split)
+    val_size, run_limit, expect, val_from = run_split(weights, meta) if held else (0, 0, None, "")
     splits = load_splits(
         data_dir,
-        val_size=int(meta.get("val_size", 5000)) if split != "test" else 0,
-        limit=limit,
-        train=split != "test",
-        test=split == "test",
+        val_size=val_size,
+        limit=run_limit if held else limit,
+        train=held,
+        test=not held,
         cache_dir=cache_dir,
         workers=workers,
         progress=progress,
+        expect=expect,
+        val_from=val_from,
     )
     trained = meta.get("classes")
     if trained and len(trained) == len(splits.classes):  # another count: load_weights says so
@@ -182,6 +190,8 @@ def evaluate_weights(
     images = getattr(splits, split)
     if images is None:
         raise DataError(f"no {split} split (val needs a held-out size > 0)")
+    if held:  # a fixed random subset of the run's split, not another split
+        images = subset(images, limit)
     model = create_model(model_name, num_classes=len(splits.classes), **saved_options(weights))
     new_head = load_state(model, state, saved, weights, new_head=allow_new_head)
     model.to(dev, memory_format=torch.channels_last)
@@ -196,6 +206,26 @@ def evaluate_weights(
     if source.kind == "folder":
         folder = split_folder(source, "test" if split == "test" else "train")
     return WeightsEvaluation(result, split, splits.classes, folder, new_head)
+
+
+def run_split(
+    weights: str | Path, meta: dict[str, object]
+) -> tuple[int, int, tuple[str, str] | None, str]:
+    """How the run that wrote ``weights`` split its training images: (val_size, limit, the
+    digest its images must have and whose it is, where val_size came from), from the
+    file's metadata (moderncnn training records them); without it, the default hold-out
+    of all the images, which cannot be checked."""
+    if "val_size" not in meta:
+        log.warning(
+            "%s records no training split: --split val and train hold out the default 5000 "
+            "images of all of them, which may not be the split the weights were trained on",
+            weights,
+        )
+        return 5000, 0, None, "the default val_size (the weights record none)"
+    digest = meta.get("split_digest")
+    expect = (str(digest), f"the run of {str(weights)!r}") if digest else None
+    val_from = f"the val_size of the run of {str(weights)!r}"
+    return int(meta["val_size"]), int(meta.get("limit") or 0), expect, val_from
 
 
 def _check_class_names(weights: str | Path, trained: list[str], splits: Splits) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from moderncnn.errors import DataError
 from moderncnn.io import atomic_write, output_error
 
 log = logging.getLogger("moderncnn")
@@ -114,5 +115,9 @@ def _summary_writer(path: Path):
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    """The rows of a run's metrics.csv; DataError for a file that is not CSV text."""
+    try:
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{str(path)!r} is not a metrics.csv a run wrote: {e}") from None

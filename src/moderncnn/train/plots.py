@@ -19,8 +19,13 @@ METRICS = {
 }
 
 
-def _column(rows: list[dict[str, str]], key: str) -> list[float]:
-    return [float(r[key]) if r.get(key) not in (None, "") else float("nan") for r in rows]
+def _column(rows: list[dict[str, str]], key: str, path: Path) -> list[float]:
+    try:
+        return [float(r[key]) if r.get(key) not in (None, "") else float("nan") for r in rows]
+    except ValueError as e:
+        raise DataError(
+            f"{str(path)!r}: column {key} holds a value that is not a number ({e})"
+        ) from None
 
 
 def plot_curves(run_dirs: list[str | Path], output: str | Path, metric: str = "top1") -> Path:
@@ -35,13 +40,19 @@ def plot_curves(run_dirs: list[str | Path], output: str | Path, metric: str = "t
         rows = read_metrics(path)
         if not rows:
             raise DataError(f"{str(path)!r} has no epochs yet")
-        epochs = _column(rows, "epoch")
+        epochs = _column(rows, "epoch", path)
         color = f"C{i % 10}"
         name = Path(run).resolve().name
         ax.plot(
-            epochs, _column(rows, f"train_{key}"), "--", color=color, lw=1, label=f"{name} train"
+            epochs,
+            _column(rows, f"train_{key}", path),
+            "--",
+            color=color,
+            lw=1,
+            label=f"{name} train",
         )
-        ax.plot(epochs, _column(rows, f"val_{key}"), "-", color=color, lw=2, label=f"{name} val")
+        val = _column(rows, f"val_{key}", path)
+        ax.plot(epochs, val, "-", color=color, lw=2, label=f"{name} val")
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(label)
