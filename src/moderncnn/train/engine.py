@@ -132,10 +132,10 @@ class Trainer:
         _configure_determinism(cfg)
         torch.manual_seed(cfg.seed)
         self.run_dir = Path(distributed.broadcast(cfg.output or str(default_run_dir(cfg))))
-        amp = self._precision(cfg, resume)  # config.toml records what 'auto' chose
-        self.cfg = cfg = dataclasses.replace(cfg, output=str(self.run_dir), amp=amp)
         if env.main:  # checked before the data is read (minutes, for a large data set)
             open_run_dir(self.run_dir, resume, overwrite)
+        amp = self._precision(cfg, resume)  # config.toml records what 'auto' chose
+        self.cfg = cfg = dataclasses.replace(cfg, output=str(self.run_dir), amp=amp)
         resume_from = latest_checkpoint(self.run_dir) if resume else None
         if resume and resume_from is None:
             raise CheckpointError(f"{str(self.run_dir)!r} has no checkpoint to resume from")
