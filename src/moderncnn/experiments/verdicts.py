@@ -257,7 +257,7 @@ class FewerParams:
     def judge(self, results: Results, unit: str) -> dict[str, Any]:
         from moderncnn.inspect import count_params
 
-        a, t = count_params(self.model), count_params(self.than)
+        a, t = count_params(self.model)[0], count_params(self.than)[0]
         text = f"{self.what}: {self.model} {a:,} parameters, {self.than} {t:,} ({t / a:.1f}x)"
         return _part("supported" if a < t else "not supported", text)
 
