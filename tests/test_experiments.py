@@ -325,3 +325,18 @@ def test_list_command(capsys) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert sum(line.startswith("moderncnn train ") for line in lines) == 6  # the grids
     assert lines[-1] == "then 3 seeds an arm at its grid's best learning rate"
+
+
+def test_cost_counts_runs_and_images(monkeypatch) -> None:
+    """``experiment cost``: an arm with a learning-rate grid costs its grid and its seeds;
+    an arm stopped at a threshold costs at most its epoch cap; the speed is measured."""
+    from moderncnn.experiments import cost
+
+    monkeypatch.setattr(cost, "train_rate", lambda run: 1000.0)
+    relu = cost.estimate(EXPERIMENTS["relu_vs_tanh"], "quick")
+    assert [(c.runs, c.images) for c in relu] == [(6, 500_000), (6, 500_000)]
+    assert relu[0].minutes == pytest.approx(6 * 500 / 60)
+    deg = cost.estimate(EXPERIMENTS["degradation"], "quick", seeds=2)
+    assert {(c.runs, c.images) for c in deg} == {(2, ARCH_ITERATIONS * 128)}
+    options = cost.estimate(EXPERIMENTS["residual_options"], "quick")
+    assert "pre-activation" not in [c.label for c in options]  # not trained at quick

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
@@ -40,6 +41,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--dry-run", action="store_true", help="print the training commands only")
     run.add_argument("--json", action="store_true", help="print the results as JSON")
     run.set_defaults(func=run_run)
+
+    cost = cmds.add_parser(
+        "cost", help="estimate each experiment's training time on this machine (measured)"
+    )
+    cost.add_argument("names", nargs="+", metavar="NAME", help="experiment names, or 'all'")
+    cost.add_argument("--budget", choices=LEVELS, default="quick", help=levels)
+    cost.add_argument("--seeds", type=POSITIVE, help="seeds per arm (default: the budget's)")
+    cost.add_argument("--json", action="store_true", help="print JSON")
+    cost.set_defaults(func=run_cost)
 
     rep = cmds.add_parser("report", help="write docs/lecture.md from the results")
     rep.add_argument("--results", default=str(DEFAULT_OUT), help="the run's --out")
@@ -89,6 +99,25 @@ def run_run(args: argparse.Namespace) -> int:
             print(f"{exp.name}: {v['status']}: {v['text']}")
     if args.json:
         print_json(everything)
+    return 0
+
+
+def run_cost(args: argparse.Namespace) -> int:
+    from moderncnn.experiments.cost import estimate
+
+    names = list(EXPERIMENTS) if args.names == ["all"] else args.names
+    experiments = [get_experiment(n) for n in names]
+    costs = {exp.name: estimate(exp, args.budget, args.seeds) for exp in experiments}
+    if args.json:
+        print_json({n: [dataclasses.asdict(c) | {"minutes": c.minutes} for c in cs]
+                    for n, cs in costs.items()})  # fmt: skip
+        return 0
+    rows = [[n, c.label, c.runs, f"{c.images:,}", f"{c.images_per_s:.0f}", f"{c.minutes:.1f}"]
+            for n, cs in costs.items() for c in cs]  # fmt: skip
+    rows += [[n, "(all arms)", "", "", "", f"{sum(c.minutes for c in cs):.1f}"]
+             for n, cs in costs.items()]  # fmt: skip
+    print_table(["experiment", "arm", "runs", "images a run (at most)", "images/s", "minutes"],
+                rows, [False, False, True, True, True, True])  # fmt: skip
     return 0
 
 
