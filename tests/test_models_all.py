@@ -85,7 +85,7 @@ def test_options_come_from_the_builders_signature() -> None:
     }  # fmt: skip
     assert model_info("densenet121").options["init"] == "torchvision"
     assert model_info("densenet264").options["init"] == "paper"  # not a torchvision variant
-    assert model_info("plain20").options == {"batch_norm": True}
+    assert model_info("plain20").options == {"batch_norm": True, "init": "torchvision"}
     with pytest.raises(TypeError, match="needs a default"):
         register_model(
             name="bad", family="test", paper="-", year=2026, depth=1, input_size=(3, 8, 8),

@@ -241,7 +241,7 @@ def test_plain_networks_without_batch_norm() -> None:
     assert (
         create_model("plain20").state_dict().keys() == create_model("resnet20").state_dict().keys()
     )
-    assert model_info("plain20").options == {"batch_norm": True}
+    assert model_info("plain20").options == {"batch_norm": True, "init": "torchvision"}
 
 
 def _cifar_bottleneck_params(n: int, shortcut: str) -> int:
@@ -420,6 +420,7 @@ def test_alexnet_lrn_and_overlap_ablations() -> None:
         assert n_params(model) == n_params(default) == 5_871_434
     assert model_info("alexnet_cifar").options == {
         "activation": "relu", "drop_rate": 0.5, "lrn": True, "overlap": True, "width": 1.0,
+        "init": "pytorch",
     }  # fmt: skip
     # width halves the convolutions (32-96-192-128-128 channels), not the 1024-wide FC layers
     convs = [(3, 32, 25), (32, 96, 25), (96, 192, 9), (192, 128, 9), (128, 128, 9)]

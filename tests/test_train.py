@@ -318,8 +318,10 @@ def test_progress_in_a_log_is_plain_lines(
 
 def test_resume_after_kill_is_exact(fake_cifar: Path, tmp_path: Path, monkeypatch) -> None:
     """Killed after epoch 2 and resumed, a deterministic run ends with the weights of an
-    uninterrupted one, bit for bit: the warm-up by error (6 steps an epoch) ends at step 21
-    in both, decided on a window of errors that spans the kill, and the lr steps at epoch 3."""
+    uninterrupted one, bit for bit: the warm-up by error (6 steps an epoch) ends by error at
+    the same step in both (21 on one CPU, 20 on another: the arithmetic decides, so the runs
+    are compared with each other), decided on a window of 20 errors that spans the kill at
+    step 12, and the lr steps at epoch 3."""
     extra = ("--epochs", "5", "--deterministic", "--milestones", "3", "--schedule", "step")
     extra += ("--warmup", "30", "--warmup-error", "55")
     whole, killed = tmp_path / "whole", tmp_path / "killed"
@@ -344,10 +346,11 @@ def test_resume_after_kill_is_exact(fake_cifar: Path, tmp_path: Path, monkeypatc
         load_file(killed / last / "model.safetensors"),
     )
     assert all(torch.equal(a[k], b[k]) for k in a)
-    for run in (whole, killed):
-        assert (
-            torch.load(run / last / "state.pt", weights_only=True)["schedule"]["warmup_end"] == 21
-        )
+    ends = [
+        torch.load(run / last / "state.pt", weights_only=True)["schedule"]["warmup_end"]
+        for run in (whole, killed)
+    ]
+    assert ends[0] == ends[1] and ends[0] is not None and ends[0] < 30  # 30: its upper bound
     rows_a, rows_b = read_metrics(whole / "metrics.csv"), read_metrics(killed / "metrics.csv")
     assert [r["train_loss"] for r in rows_a] == [r["train_loss"] for r in rows_b]
 

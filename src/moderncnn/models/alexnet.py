@@ -20,6 +20,13 @@ Four networks:
 ``alexnet_paper`` and ``alexnet_cifar`` take ``lrn`` and ``overlap``, the LRN and
 overlapping-pooling ablations of Sec. 3.3 and 3.4.
 
+Initialisation of the CIFAR networks (``init``): "pytorch" (the default) is PyTorch's
+(weights ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), a third of the variance that keeps a ReLU
+network's signal: in ``alexnet_cifar`` at width 0.25 the spread of the activations falls
+about 20-fold from conv1 to the logits, and training sits at chance for epochs); "he" is
+He et al. 2015's normal init with fan_in and zero biases, under which it stays
+(``tests/test_models_paper.py``; :func:`moderncnn.inspect.signal.activation_spread`).
+
 The ImageNet networks end in a 6x6 adaptive average pool, an identity at their default input
 size that lets them take larger images.
 
@@ -39,7 +46,7 @@ from torch import nn
 
 from moderncnn.models.base import ConvNet
 from moderncnn.models.layers import activation as make_activation
-from moderncnn.models.layers import fc_head, paper_lrn, pooled_stages, scaled
+from moderncnn.models.layers import fc_head, init_weights, paper_lrn, pooled_stages, scaled
 from moderncnn.models.registry import ReportedError, register_model
 
 register = functools.partial(
@@ -50,6 +57,9 @@ register = functools.partial(
     depth=8,
 )
 _ERROR = ReportedError("ILSVRC-2012 val, 1 CNN, 10-crop (Table 1)", top1=40.7, top5=18.2)
+#: ``init`` of the CIFAR networks: PyTorch's default, or He et al. 2015's
+#: (:func:`moderncnn.models.layers.init_weights`).
+CIFAR_INITS = ("pytorch", "he")
 
 
 class AlexNet(ConvNet):
@@ -245,6 +255,7 @@ def alexnet_cifar(
     lrn: bool = True,
     overlap: bool = True,
     width: float = 1.0,
+    init: str = "pytorch",
 ) -> AlexNet:
     """AlexNet for 32x32 images.
 
@@ -261,13 +272,15 @@ def alexnet_cifar(
     ``overlap=False`` with 2x2/2 max pools (Sec. 3.4), which give 16, 8 and 4 pixel maps; the
     3x3 adaptive average pool before fc6 keeps the classifier and the parameter count.
     ``width`` multiplies the convolutions' channels (not the FC layers'), for experiments that
-    must train in minutes on a CPU.
+    must train in minutes on a CPU. ``init``: "pytorch" or "he" (module docstring).
     """
     c1, c2, c3, c4, c5 = (scaled(c, width) for c in (64, 192, 384, 256, 256))
     conv1 = nn.Conv2d(in_chans, c1, 5, padding=2)
     features = paper_features(conv1, (c2, c3, c4, c5), 1, activation, lrn, overlap)
     classifier = paper_classifier(c5 * 3 * 3, 1024, num_classes, activation, drop_rate)
-    return AlexNet(features, classifier, num_classes, in_chans, pool_size=3)
+    model = AlexNet(features, classifier, num_classes, in_chans, pool_size=3)
+    init_weights(model, init, CIFAR_INITS)
+    return model
 
 
 @register(
@@ -280,7 +293,9 @@ def alexnet_cifar(
     notes="Figure 1's four-layer CNN (ReLU vs tanh on CIFAR-10); the paper does not specify "
     "it: ours is cuda-convnet's CIFAR-10 example (3 convs, max/avg pools, one FC layer).",
 )
-def alexnet_fig1(num_classes: int, in_chans: int, *, activation: str = "relu") -> AlexNet:
+def alexnet_fig1(
+    num_classes: int, in_chans: int, *, activation: str = "relu", init: str = "pytorch"
+) -> AlexNet:
     """The "four-layer convolutional neural network" of Figure 1 (Sec. 3.1: with ReLUs it
     reaches 25% training error on CIFAR-10 six times faster than with tanh units).
 
@@ -293,7 +308,8 @@ def alexnet_fig1(num_classes: int, in_chans: int, *, activation: str = "relu") -
     ``layers-18pct.cfg``'s (``layers-80sec.cfg`` adds a 64-unit hidden FC layer, five weight
     layers), without its two within-map response normalisations. ``activation`` follows each
     conv (after the max pool in cuda-convnet: the same, as max pooling commutes with
-    monotonic functions). PyTorch's default initialisation.
+    monotonic functions). ``init``: "pytorch" (the default) or "he" (module docstring; its
+    gain is ReLU's for either activation, so Figure 1's two arms start from the same weights).
     """
     act = functools.partial(make_activation, activation)
     features = nn.Sequential(
@@ -310,4 +326,6 @@ def alexnet_fig1(num_classes: int, in_chans: int, *, activation: str = "relu") -
         )
     )
     classifier = nn.Sequential(OrderedDict(fc4=nn.Linear(64 * 4 * 4, num_classes)))
-    return AlexNet(features, classifier, num_classes, in_chans, pool_size=4)
+    model = AlexNet(features, classifier, num_classes, in_chans, pool_size=4)
+    init_weights(model, init, CIFAR_INITS)
+    return model

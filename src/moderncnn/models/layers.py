@@ -31,6 +31,23 @@ def paper_lrn(size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float =
     return nn.LocalResponseNorm(size, alpha=alpha * size, beta=beta, k=k)
 
 
+def init_weights(model: nn.Module, init: str, choices: tuple[str, ...]) -> None:
+    """Initialise ``model`` as ``init`` (one of ``choices``) says: "he" is He et al. 2015
+    ("Delving Deep into Rectifiers", Sec. 2.2) for every conv and linear layer, weights
+    ~ N(0, 2 / fan_in), the mode that keeps the forward signal's variance through ReLUs, and
+    zero biases; any other choice leaves the builder's initialisation (PyTorch's default
+    where it set none)."""
+    if init not in choices:
+        raise ValueError(f"init must be one of {', '.join(choices)}, got {init!r}")
+    if init != "he":
+        return
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 def check_drop_rate(drop_rate: float) -> float:
     """A dropout probability in [0, 1), or ValueError saying so."""
     if not 0.0 <= drop_rate < 1.0:

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from moderncnn.models.base import ConvNet
+from moderncnn.models.layers import init_weights
 from moderncnn.models.registry import ReportedError, register_model
 
 _PAPER = "He, Zhang, Ren & Sun, Deep Residual Learning for Image Recognition, CVPR 2016"
@@ -467,16 +468,28 @@ def cifar_resnet(
     )  # fmt: skip
 
 
-def plain_cifar(depth: int, num_classes: int, in_chans: int, *, batch_norm: bool = True) -> ResNet:
+#: ``init`` of the plain networks: torchvision's ResNet init (above), or He et al. 2015's
+#: fan_in mode for every layer (:func:`moderncnn.models.layers.init_weights`).
+PLAIN_INITS = ("torchvision", "he")
+
+
+def plain_cifar(
+    depth: int, num_classes: int, in_chans: int, *, batch_norm: bool = True,
+    init: str = "torchvision",
+) -> ResNet:  # fmt: skip
     """The plain 6n+2-layer network of Sec. 4.2: the same layers as ``cifar_resnet``, no
     shortcuts. ``batch_norm=False`` also leaves out the BN that Sec. 3.4 adopts "right after
     each convolution and before activation" (Ioffe & Szegedy 2015), stem's and blocks'; the
-    convs then have biases (zero at init, He init for the weights)."""
-    return ResNet(
+    convs then have biases (zero at init, He init for the weights). ``init="he"`` takes He
+    et al.'s fan_in mode, which keeps the forward signal's variance (fan_out keeps the
+    gradient's), for the classifier too: what a network without BN needs to start."""
+    model = ResNet(
         BasicBlock, _cifar_stages(depth, 6), num_classes, in_chans, widths=(16, 32, 64),
         stem="cifar", shortcut="A", preact=False, zero_init_residual=False, residual=False,
         batch_norm=batch_norm,
     )  # fmt: skip
+    init_weights(model, init, PLAIN_INITS)
+    return model
 
 
 def preact_cifar_resnet(

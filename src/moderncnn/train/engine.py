@@ -211,17 +211,19 @@ class Trainer:
             atomic_write(self.run_dir / "config.toml", lambda p: p.write_text(cfg.to_toml()))
         self.graphed = self._graphed_step()  # after the optimizer's state is loaded
         self.metrics = MetricsLog(self.run_dir, cfg.tensorboard, self.epoch) if env.main else None
+        if env.main:  # once every option is checked: an error is the only line it prints
+            log.info("precision: %s", self.precision)
 
     def _precision(self, cfg: TrainConfig, resume: bool) -> str:
         """``cfg.amp`` resolved on this device (:func:`moderncnn.precision.resolve_amp`),
-        and logged. A resumed run keeps the precision its config.toml recorded, unless
-        another one is asked for: a run keeps its identity on another machine."""
+        described in ``self.precision``. A resumed run keeps the precision its config.toml
+        recorded, unless another one is asked for: a run keeps its identity on another
+        machine."""
         saved = self.run_dir / "config.toml"
         started = load_run_config(self.run_dir).amp if resume and saved.is_file() else None
         kept = started is not None and cfg.amp in ("auto", started)
         amp = resolve_amp(started if kept else cfg.amp, self.env.device)
-        if self.env.main:
-            log.info("precision: %s", describe(amp, cfg.amp, self.env.device, kept))
+        self.precision = describe(amp, cfg.amp, self.env.device, kept)
         return amp
 
     def _check_length(self, epoch: int, step: int) -> None:
