@@ -141,8 +141,8 @@ _add(
         design="The paper does not say which four-layer network; alexnet_fig1 is our choice: "
         "cuda-convnet's CIFAR-10 example stack (three 5x5 convolutions with max and average "
         "pools) and one classifier layer. No weight decay, augmentation or lr decay, as in "
-        "Figure 1. Both activations start from the same He initialisation (the gain of each "
-        "activation). The training error is that of the last 20 mini-batches; an arm stops the "
+        "Figure 1. Both activations start from the same weights (He initialisation with ReLU's "
+        "gain for both). The training error is that of the last 20 mini-batches; an arm stops the "
         "step it falls below 25%. The best lr of each activation is chosen on one grid seed; "
         "the 3 seeds that are compared are others.",
     )

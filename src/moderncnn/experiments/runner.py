@@ -55,7 +55,7 @@ DEFAULT_OUT = Path("runs") / "experiments"
 GRID_SEED = 100
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class PlannedRun:
     """One arm and seed, resolved: the configuration, its run directory and its command;
     ``grid``: a run of the arm's learning-rate grid."""
