@@ -74,7 +74,9 @@ def fold_conv_bn(model: nn.Module, example: torch.Tensor) -> int:
     return len(pairs)
 
 
-#: Layers with no bf16/fp16 CPU kernel (LRN runs an avg_pool3d), run in fp32 in place.
+#: Layers run in fp32 in a bf16/fp16 model: LRN (``nn.LocalResponseNorm``'s avg_pool3d has
+#: no bf16 CPU kernel; moderncnn's raises a sum of squares to a power, which bf16's 8-bit
+#: mantissa would round).
 FP32_ONLY: tuple[type[nn.Module], ...] = (nn.LocalResponseNorm,)
 
 

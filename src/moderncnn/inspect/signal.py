@@ -1,14 +1,21 @@
 """How a network's signal travels at a given input: the spread of each activation layer's
-output (does it vanish at initialisation?).
+output (does it vanish at initialisation?) and what each local response normalisation does
+to its input (a constant scale, or a normalisation?).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import nn
+
+#: Quantiles :func:`lrn_scale` reports, by name.
+QUANTILES = {"min": 0.0, "p1": 0.01, "median": 0.5, "p99": 0.99, "max": 1.0}
+#: The most elements torch.quantile takes; larger sets are sampled evenly.
+_MAX_QUANTILE = 2**24
 
 #: Elementwise non-linearities whose outputs :func:`activation_spread` measures.
 ACTIVATION_LAYERS = (nn.ReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.Sigmoid)
@@ -54,3 +61,34 @@ def activation_spread(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
         model.train(was_training)
     logits = out[0] if isinstance(out, tuple) else out
     return {**found, "logits": logits.float().std().item()}
+
+
+def _ratio_quantiles(x: torch.Tensor, out: torch.Tensor) -> dict[str, float]:
+    """Quantiles (:data:`QUANTILES`) of ``out / x`` where ``x`` is not zero."""
+    x, out = x.detach().float().flatten(), out.detach().float().flatten()
+    keep = x != 0
+    ratio = out[keep] / x[keep]
+    if ratio.numel() > _MAX_QUANTILE:
+        ratio = ratio[:: math.ceil(ratio.numel() / _MAX_QUANTILE)]
+    q = torch.quantile(ratio, torch.tensor(list(QUANTILES.values())))
+    return dict(zip(QUANTILES, q.tolist(), strict=True))
+
+
+@torch.no_grad()
+def lrn_scale(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, float]]:
+    """What each local response normalisation of ``model`` does on the batch ``x`` (eval
+    mode): quantiles of output / input over its non-zero inputs (min, p1, median, p99, max).
+
+    LRN divides each activation by ``(k + alpha / n * sum of squares over n neighbouring
+    channels) ** beta``. Where the sum is negligible against ``k`` every ratio is ``k **
+    -beta`` (2 ** -0.75 = 0.595 with AlexNet's constants): a constant scale, normalising
+    nothing, as with normalised inputs of unit scale. AlexNet's inputs were raw pixels, mean
+    subtracted (0-255 scale), whose activations are large enough for the sum to count."""
+    was_training = model.training
+    model.eval()
+    try:
+        with _outputs(model, (nn.LocalResponseNorm,), _ratio_quantiles) as found:
+            model(x)
+    finally:
+        model.train(was_training)
+    return found

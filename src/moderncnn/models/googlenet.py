@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from moderncnn.models.base import ConvNet
-from moderncnn.models.layers import scaled
+from moderncnn.models.layers import LocalResponseNorm, scaled
 from moderncnn.models.registry import ReportedError, register_model
 
 register = functools.partial(
@@ -244,10 +244,10 @@ class GoogLeNet(ConvNet):
         self.maxpool1 = None if cifar else nn.MaxPool2d(3, stride=2, ceil_mode=True)
         # bvlc_googlenet's LRNs: size 5, alpha 1e-4 (Caffe divides it by the size, as PyTorch
         # does), beta 0.75, k 1.
-        self.norm1 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75) if v.lrn else None
+        self.norm1 = LocalResponseNorm(5, alpha=1e-4, beta=0.75) if v.lrn else None
         self.conv2 = None if cifar else conv_block(c64, c64, kernel_size=1)
         self.conv3 = None if cifar else conv_block(c64, c192, kernel_size=3, padding=1)
-        self.norm2 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75) if v.lrn else None
+        self.norm2 = LocalResponseNorm(5, alpha=1e-4, beta=0.75) if v.lrn else None
         self.maxpool2 = None if cifar else nn.MaxPool2d(3, stride=2, ceil_mode=True)
 
         channels = c192  # each block takes the previous one's output (192, 256, 480, ...)
