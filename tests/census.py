@@ -160,11 +160,29 @@ def accepted_cases(inputs: dict[str, str], root: Path) -> dict[str, Callable[[],
             and again.returncode == 0
         )
 
-    def sync_bn_warned() -> bool:
-        _, _, logged = ok([*base, "--sync-bn", "--output", str(root / "syncbn")])
-        return [m for level, m in logged if level >= logging.WARNING] == [
-            "--sync-bn has no effect in a single process (nothing to sync)"
-        ]
+    def warned(name: str, extra: list[str], warning: str) -> Callable[[], bool]:
+        def check() -> bool:
+            _, _, logged = ok([*base, *extra, "--output", str(root / name)])
+            return [m for level, m in logged if level >= logging.WARNING] == [warning]
+
+        check.__name__ = name
+        return check
+
+    sync_bn_warned = warned(
+        "sync_bn_warned",
+        ["--sync-bn"],
+        "--sync-bn has no effect in a single process (nothing to sync)",
+    )
+    milestones_warned = warned(
+        "milestones_warned",
+        ["--schedule", "cosine", "--milestones", "0.5"],
+        "milestones apply to the step schedule only: ignored (cosine)",
+    )
+    step_every_warned = warned(
+        "step_every_warned",
+        ["--schedule", "onecycle", "--step-every", "2"],
+        "step_every apply to the step schedule only: ignored (onecycle)",
+    )
 
     def predict_tiny_and_empty() -> bool:
         (root / "zero.jpg").write_bytes(b"")
@@ -190,6 +208,8 @@ def accepted_cases(inputs: dict[str, str], root: Path) -> dict[str, Callable[[],
             relative_data_dir,
             ctrl_c,
             sync_bn_warned,
+            milestones_warned,
+            step_every_warned,
             predict_tiny_and_empty,
         )
     }

@@ -160,8 +160,6 @@ CASES: list[tuple[list[str], str]] = [
     (["train", "--resume", "{run}"], "is finished (1 epochs, results in results.json)"),
     (["train", "--resume", "{unfinished}", "--data-dir", "{data100}"], "keeps its data"),
     (["train", "--resume", "{moved}"], "give --data-dir where the run's data is now"),
-    ([*TRAIN, "--schedule", "cosine", "--milestones", "0.5"], "step schedule only"),
-    ([*TRAIN, "--schedule", "onecycle", "--step-every", "2"], "step schedule only"),
     ([*TRAIN, "--tta", "flip", "--val-size", "0", "--no-test"], "drop --tta"),
     ([*TRAIN, "--download", "cifar100"], "holds cifar10 already"),
     ([*TRAIN, "--recipe", "{other_model}"], "sets model = 'resnet56'"),
@@ -388,15 +386,37 @@ def test_the_entry_point_prints_the_same_line(argv: list[str], line: str, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("extra", "warning"),
+    [
+        (["--sync-bn"], "--sync-bn has no effect in a single process (nothing to sync)"),
+        (
+            ["--schedule", "cosine", "--milestones", "0.5"],
+            "milestones apply to the step schedule only: ignored (cosine)",
+        ),
+        (
+            ["--schedule", "onecycle", "--step-every", "2"],
+            "step_every apply to the step schedule only: ignored (onecycle)",
+        ),
+    ],
+)
 def test_options_without_effect_are_warned_about_once(
-    inputs: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    extra: list[str],
+    warning: str,
+    inputs: dict[str, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """--sync-bn in one process trains, with one warning saying it does nothing."""
+    """Options that do nothing train, with one warning saying so; config.toml does not keep
+    them (a resumed run is not warned again)."""
     caplog.set_level(logging.INFO)
-    argv = [a.format(**inputs) for a in TRAIN] + ["--limit", "100", "--no-test", "--sync-bn"]
+    argv = [a.format(**inputs) for a in TRAIN] + ["--limit", "100", "--no-test", *extra]
     assert main([*argv, "--output", str(tmp_path / "run")]) == 0
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert warned == ["--sync-bn has no effect in a single process (nothing to sync)"]
+    assert warned == [warning]
+    if "--schedule" in extra:
+        config = (tmp_path / "run" / "config.toml").read_text()
+        assert "milestones = []\n" in config and "step_every = 0.0\n" in config
 
 
 def test_predict_says_what_is_wrong_with_an_image(

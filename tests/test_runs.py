@@ -610,3 +610,26 @@ def test_eval_scores_the_runs_own_split(fake_cifar: Path, tmp_path: Path, capsys
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"moderncnn eval: error: {str(other / 'cifar-10-batches-py')!r} does ")
     assert f"not hold the training images of the run of {str(weights)!r}" in err
+
+
+def test_the_split_digest_follows_the_images_not_the_folder(tmp_path: Path) -> None:
+    """An ImageFolder tree copied elsewhere keeps its digest; a file renamed, removed or
+    moved to another class changes it (CIFAR's: its pixels and labels, see the resume test)."""
+    from conftest import write_image_folder
+    from moderncnn.data.sources import digest, list_folder
+
+    a = write_image_folder(tmp_path / "a", size=8, per_class=3)
+
+    def of(root: Path) -> str:
+        return digest(list_folder(root / "train"), root)
+
+    first = of(a)
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    assert of(b) == first
+    (b / "train" / "cat" / "0.png").rename(b / "train" / "cat" / "9.png")
+    renamed = of(b)
+    (b / "train" / "cat" / "9.png").rename(b / "train" / "dog" / "9.png")
+    moved = of(b)
+    (b / "train" / "dog" / "9.png").unlink()
+    assert len({first, renamed, moved, of(b)}) == 4

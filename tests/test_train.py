@@ -337,7 +337,7 @@ def test_resume_after_kill_is_exact(fake_cifar: Path, tmp_path: Path, monkeypatc
 
     monkeypatch.setattr(engine, "save_checkpoint", save_then_die)
     argv = ["train", "resnet20", "--recipe", "fast", *_args(fake_cifar, killed, *extra)]
-    assert main(argv) == 130  # interrupted: the checkpoint of epoch 2 is intact
+    assert main(argv) == 130  # interrupted: the command line's status for Ctrl-C
     monkeypatch.setattr(engine, "save_checkpoint", save)
     assert main(["train", "--resume", str(killed), "--no-progress"]) == 0
     last = Path("checkpoints") / "epoch-0005"

@@ -6,6 +6,7 @@ itself a valid recipe.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import tomllib
@@ -21,6 +22,8 @@ from moderncnn.precision import AMP_CHOICES
 from moderncnn.train.schedule import SCHEDULES, WARMUP_MODES, WARMUP_WINDOW
 from moderncnn.train.tta import TTA_MODES
 from moderncnn.validate import fraction, integer, number, parse_device
+
+log = logging.getLogger("moderncnn")
 
 
 def _opt(help: str, choices: tuple[str, ...] = (), **kw: Any) -> Any:
@@ -413,7 +416,7 @@ def read_recipe(recipe: str, _inside: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"recipe {str(path)!r} is its own base (through {base!r})")
     if base.endswith(".toml"):
         base = str(path.parent / base)
-    return {**read_recipe(base, (*_inside, path.resolve())), **data}
+    return _override(read_recipe(base, (*_inside, path.resolve())), data)
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -445,16 +448,20 @@ def resolve_config(model: str, recipe: str = "", **overrides: Any) -> TrainConfi
 
 
 def _override(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with ``overrides``: ``epochs`` replaces ``iterations`` and the other way
-    round, and a schedule other than step drops the step schedule's milestones."""
+    """``values`` with ``overrides`` (a recipe's keys over its base's, flags over a
+    recipe's): ``epochs`` replaces ``iterations`` and the other way round, and a schedule
+    other than step drops the step schedule's milestones (saying so where they were given
+    with it: they would do nothing)."""
     values = {**values, **overrides}
     for given, other in (("epochs", "iterations"), ("iterations", "epochs")):
         if given in overrides and other not in overrides:
             values[other] = 0
-    if overrides.get("schedule", "step") != "step":
+    schedule = overrides.get("schedule", "step")
+    if schedule != "step":
         for name in ("milestones", "step_every"):
-            if name not in overrides:
-                values.pop(name, None)
+            if overrides.get(name):
+                log.warning("%s apply to the step schedule only: ignored (%s)", name, schedule)
+            values.pop(name, None)
     return values
 
 
