@@ -1,0 +1,50 @@
+"""What the pictures of :mod:`moderncnn.inspect` share: the label that says which weights made
+them (and says so on the picture when they are random), and writing a figure as a small PNG."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+from torch import nn
+
+from moderncnn.inspect.filters import load_for_filters
+from moderncnn.models import create_model
+from moderncnn.models.base import ConvNet
+
+#: The label of a network whose weights were never trained.
+RANDOM_WEIGHTS = "random weights (fresh initialisation, not trained)"
+
+
+def weights_label(model: nn.Module) -> str:
+    """The weights ``model`` holds: their name or file (``pretrained_cfg``, set when
+    ``create_model`` loads them), else :data:`RANDOM_WEIGHTS`."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    return RANDOM_WEIGHTS if cfg is None else str(cfg.weights)
+
+
+def is_random(model: nn.Module) -> bool:
+    return getattr(model, "pretrained_cfg", None) is None
+
+
+def png_bytes(fig: Figure, dpi: int = 80) -> bytes:
+    """``fig`` as PNG bytes (a low dpi keeps the files in tens of kilobytes)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def save_png(fig: Figure, output: str | Path, dpi: int = 80) -> Path:
+    """Write ``fig`` to ``output`` (its folder made when missing)."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(png_bytes(fig, dpi))
+    return output
+
+
+def load_network(model: str, weights: str | Path | None = None) -> ConvNet:
+    """Registered network ``model``, fresh (random weights) when ``weights`` is None, else
+    with ``weights``: a run directory, a weights file or published weights' name (see
+    :func:`moderncnn.inspect.filters.load_for_filters`)."""
+    return create_model(model) if weights is None else load_for_filters(weights, model)
