@@ -117,19 +117,22 @@ def mass_radius(grad: torch.Tensor, centre: tuple[float, float], share: float = 
     return float(distance[order][min(inside, len(order) - 1)])
 
 
-def _stage_field(
-    model: ConvNet, stage: int, size: tuple[int, int, int]
-) -> tuple[Field, tuple[int, int]]:
-    """The theoretical field of stage ``stage``'s map and that map's (H, W), from one
-    forward pass of a zero image under a :class:`FieldTracker`."""
+def _stage_fields(
+    model: ConvNet, stages: list[int], size: tuple[int, int, int]
+) -> list[tuple[Field, tuple[int, int]]]:
+    """The theoretical field of each stage's map and that map's (H, W), from one forward
+    pass of a zero image under a :class:`FieldTracker`."""
     tracker = FieldTracker()
     with torch.no_grad(), tracker:
         x = tracker.track(probe_input(model, size))
-        (fmap,) = model.forward_intermediates(x, [stage], stop_early=True, intermediates_only=True)
-    field = tracker.field(fmap)
-    if field is None:
-        raise ModernCNNError(f"stage {stage} of {model.model_name} is not a spatial map")
-    return field, (fmap.shape[-2], fmap.shape[-1])
+        maps = model.forward_intermediates(x, stages, stop_early=True, intermediates_only=True)
+    out = []
+    for stage, fmap in zip(stages, maps, strict=True):
+        field = tracker.field(fmap)
+        if field is None:
+            raise ModernCNNError(f"stage {stage} of {model.model_name} is not a spatial map")
+        out.append((field, (fmap.shape[-2], fmap.shape[-1])))
+    return out
 
 
 def effective_receptive_field(
@@ -156,10 +159,28 @@ def effective_receptive_field(
         inputs: real images, an (N, C, H, W) batch prepared as the model expects.
         seed: seed of the random inputs.
     """
+    (field,) = effective_receptive_fields(
+        model, input_size, stages=[stage], samples=samples, share=share, inputs=inputs, seed=seed
+    )
+    return field
+
+
+def effective_receptive_fields(
+    model: ConvNet,
+    input_size: tuple[int, int, int] | None = None,
+    *,
+    stages: list[int] | None = None,
+    samples: int = 16,
+    share: float = SHARE,
+    inputs: torch.Tensor | None = None,
+    seed: int = 0,
+) -> list[EffectiveField]:
+    """:func:`effective_receptive_field` of several feature stages (all when None) from the
+    same inputs and forward passes (one backward pass per stage)."""
     if not isinstance(model, ConvNet):
         raise ModernCNNError(f"expected a moderncnn network, got {type(model).__name__}")
-    index = model.feature_indices([stage])[0]
-    module = model.feature_info[index]["module"]
+    indices = model.feature_indices(stages)
+    check_share(share)
     if inputs is None:
         integer(samples, "samples", minimum=1)
         size = input_size or model_info(model.model_name).input_size
@@ -170,12 +191,11 @@ def effective_receptive_field(
         samples, size, kind = inputs.shape[0], tuple(inputs.shape[1:]), "image"
     size = tuple(int(s) for s in size)
     model.eval()
-    field, (mh, mw) = _stage_field(model, index, size)
-    unit = (mh // 2, mw // 2)
-    centre = (field.h.start + unit[0] * field.h.jump, field.w.start + unit[1] * field.w.jump)
+    fields = _stage_fields(model, indices, size)
+    units = [(mh // 2, mw // 2) for _, (mh, mw) in fields]
     p = next(model.parameters())
     generator = torch.Generator().manual_seed(seed)
-    total = torch.zeros(size[1:], dtype=torch.float64)
+    totals = [torch.zeros(size[1:], dtype=torch.float64) for _ in indices]
     for start in range(0, samples, CHUNK):
         n = min(CHUNK, samples - start)
         if inputs is None:
@@ -183,24 +203,31 @@ def effective_receptive_field(
         else:
             x = inputs[start : start + n]
         x = x.to(p.device, p.dtype).requires_grad_(True)
-        (fmap,) = model.forward_intermediates(x, [index], stop_early=True, intermediates_only=True)
-        (grad,) = torch.autograd.grad(fmap[:, :, unit[0], unit[1]].sum(), x)
-        total += grad.abs().sum(1).sum(0).double().cpu()  # channels, then inputs
-    radius = mass_radius(total, centre, share)
-    return EffectiveField(
-        model=model.model_name or type(model).__name__,
-        weights=weights_label(model),
-        stage=index,
-        module=module,
-        input_size=size,  # type: ignore[arg-type]
-        samples=samples,
-        inputs=kind,
-        share=share,
-        map=(total / total.sum()).float(),
-        centre=centre,
-        radius=radius,
-        theoretical=field,
-    )
+        maps = model.forward_intermediates(x, indices, stop_early=True, intermediates_only=True)
+        for i, (fmap, (uh, uw)) in enumerate(zip(maps, units, strict=True)):
+            last = i == len(maps) - 1
+            (grad,) = torch.autograd.grad(fmap[:, :, uh, uw].sum(), x, retain_graph=not last)
+            totals[i] += grad.abs().sum(1).sum(0).double().cpu()  # channels, then inputs
+    out = []
+    for index, (field, _), (uh, uw), total in zip(indices, fields, units, totals, strict=True):
+        centre = (field.h.start + uh * field.h.jump, field.w.start + uw * field.w.jump)
+        out.append(
+            EffectiveField(
+                model=model.model_name or type(model).__name__,
+                weights=weights_label(model),
+                stage=index,
+                module=model.feature_info[index]["module"],
+                input_size=size,  # type: ignore[arg-type]
+                samples=samples,
+                inputs=kind,
+                share=share,
+                map=(total / total.sum()).float(),
+                centre=centre,
+                radius=mass_radius(total, centre, share),
+                theoretical=field,
+            )
+        )
+    return out
 
 
 def _square(ax, centre: tuple[float, float], side: float, **style: Any) -> None:

@@ -36,7 +36,7 @@ from moderncnn import __version__
 from moderncnn.errors import ModernCNNError
 from moderncnn.inspect import explain
 from moderncnn.inspect.cam import explain_images, prepare_images
-from moderncnn.inspect.erf import effective_receptive_field
+from moderncnn.inspect.erf import effective_receptive_fields
 from moderncnn.inspect.pictures import is_random, weights_label
 from moderncnn.inspect.summary import Layer, summarize
 from moderncnn.models.base import ConvNet
@@ -174,8 +174,7 @@ def effective_fields(
 ) -> list[dict[str, Any]]:
     """Effective and theoretical receptive field of each feature stage's centre unit."""
     rows = []
-    for stage in range(len(model.feature_info)):
-        erf = effective_receptive_field(model, size, stage=stage, samples=samples)
+    for erf in effective_receptive_fields(model, size, samples=samples):
         m = erf.map / erf.map.max()
         rows.append(
             erf.to_dict() | {"map": png_uri(_upscale(m[None, None].sqrt(), 128)[0, 0].numpy())}
