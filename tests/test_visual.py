@@ -78,12 +78,14 @@ def test_page_of_every_model(name: str, tmp_path: Path) -> None:
 
     (result,) = data["images"]
     probs = [p for _, p in result["top5"]]
-    assert len(probs) == min(5, model.num_classes) and probs == sorted(probs, reverse=True)
+    assert len(probs) == min(5, model.num_classes)
+    if None not in probs:  # preact_resnet1001's fresh activations overflow in eval mode
+        assert probs == sorted(probs, reverse=True) and result["cam_class"] == result["top5"][0][0]
     assert len(result["stages"]) == len(model.feature_info)
-    assert result["cam_layer"] == model.cam_layer and result["cam_class"] == result["top5"][0][0]
+    assert result["cam_layer"] == model.cam_layer
     assert data["random"] and data["weights"] == RANDOM_WEIGHTS
 
-    html = render(data)
+    html = render(data)  # strict JSON: no NaN, no Infinity
     payload = re.search(r'<script id="data" type="application/json">(.*?)</script>', html, re.S)
     assert json.loads(payload.group(1))["facts"] == json.loads(json.dumps(data["facts"]))
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # self-contained

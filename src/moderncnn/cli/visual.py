@@ -13,9 +13,15 @@ from moderncnn.cli.output import print_json
 from moderncnn.cli.types import INPUT_SIZE, NON_NEGATIVE, POSITIVE, flag, output
 from moderncnn.data.images import image_files
 from moderncnn.errors import ModernCNNError
-from moderncnn.inspect.cam import METHODS, explain_images, random_weights_note, save_activations
+from moderncnn.inspect.cam import (
+    METHODS,
+    explain_images,
+    plot_activation_grid,
+    random_weights_note,
+    save_activations,
+)
 from moderncnn.inspect.erf import SHARE, check_share, effective_receptive_field, save_fields
-from moderncnn.inspect.pictures import load_network
+from moderncnn.inspect.pictures import load_network, save_png
 from moderncnn.inspect.view import ERF_SAMPLES, write_view
 from moderncnn.validate import output_file
 
@@ -87,6 +93,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--class", dest="class_index", type=NON_NEGATIVE, help="class index (default: top-1)"
     )
+    p.add_argument(
+        "--grid", type=output(".png"), metavar="FILE.png", help="also all maps in one PNG"
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list")
 
     p = _command(
@@ -95,7 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "The effective receptive field (Luo et al. 2016) of the centre unit of a "
         "feature stage: the mean |dy/dx| over random N(0, 1) inputs, the side of the square "
         "holding --share of it, beside the theoretical field. Draws it as a PNG (with "
-        "--with-fresh, the same network untrained beside it).",
+        "--with-fresh, the same network untrained before it).",
         run_erf,
     )
     p.add_argument("--stage", type=int, default=-1, help="feature stage (default -1: the last)")
@@ -103,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--share", type=flag(_share), default=SHARE, help=f"share of the mass (default {SHARE})"
     )
-    p.add_argument("--with-fresh", action="store_true", help="also the untrained network")
+    p.add_argument("--with-fresh", action="store_true", help="the untrained network first")
     p.add_argument("--output", "-o", default="erf.png", type=output(".png"), help="default erf.png")
     p.add_argument("--json", action="store_true", help="print one JSON list")
 
@@ -130,12 +139,16 @@ def run_cam(args: argparse.Namespace) -> int:
     model = load_network(args.model, args.weights)
     results = explain_images(model, files, args.method, args.layer, args.class_index, args.input)
     paths = save_activations(results, args.output)
+    if args.grid:
+        save_png(plot_activation_grid(results), args.grid)
     if args.json:
         print_json([r.to_dict() | {"png": str(p)} for r, p in zip(results, paths, strict=True)])
         return 0
     for r, p in zip(results, paths, strict=True):
         print(f"{r.image_name}: {r.class_name} ({100 * r.probability:.1f}%) -> {p}")
     print(f"{args.method} of {model.model_name} at {results[0].layer} ({results[0].weights})")
+    if args.grid:
+        print(args.grid)
     note = random_weights_note(model)
     if note:
         print(note)
@@ -144,7 +157,8 @@ def run_cam(args: argparse.Namespace) -> int:
 
 def run_erf(args: argparse.Namespace) -> int:
     model = load_network(args.model, args.weights)
-    models = [model, load_network(args.model)] if args.with_fresh and args.weights else [model]
+    # before and after training, in that order
+    models = [load_network(args.model), model] if args.with_fresh and args.weights else [model]
     kwargs = dict(stage=args.stage, samples=args.samples, share=args.share)
     fields = [effective_receptive_field(m, args.input, **kwargs) for m in models]
     path = save_fields(fields, args.output)

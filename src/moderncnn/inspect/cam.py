@@ -12,6 +12,7 @@ expect (:func:`moderncnn.data.eval_transform`) and a picture that names what it 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,14 +191,52 @@ def plot_activation(result: ClassActivation) -> Figure:
     for ax in (left, right):
         ax.set_xticks([])
         ax.set_yticks([])
-    weights = result.weights if len(result.weights) < 70 else "..." + result.weights[-67:]
     fig.suptitle(
-        f"{result.model}, {weights}",
+        f"{result.model}, {_short(result.weights)}",
         fontsize=7,
         color="red" if result.random else "black",
     )
     fig.tight_layout()
     return fig
+
+
+def plot_activation_grid(results: Sequence[ClassActivation], columns: int = 5) -> Figure:
+    """Several maps in one figure: each image above its map, titled with its name and the
+    class explained; the model, weights, method and layer once above (random weights in
+    red). The results must share model, weights, method and layer."""
+    first = results[0]
+    if any(
+        (r.model, r.weights, r.method, r.layer)
+        != (first.model, first.weights, first.method, first.layer)
+        for r in results
+    ):
+        raise ModernCNNError("a grid shows maps of one model, weights, method and layer")
+    columns = min(columns, len(results))
+    rows = math.ceil(len(results) / columns)
+    fig = Figure(figsize=(1.5 * columns, 3.3 * rows))
+    axes = fig.subplots(2 * rows, columns, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i, r in enumerate(results):
+        top, bottom = (
+            axes[2 * (i // columns), i % columns],
+            axes[2 * (i // columns) + 1, i % columns],
+        )
+        top.imshow(r.image, interpolation="nearest")
+        top.set_title(r.image_name, fontsize=6)
+        bottom.imshow(r.overlay(), interpolation="nearest")
+        bottom.set_title(f"{r.class_name} ({r.probability:.2f})", fontsize=6)
+    fig.suptitle(
+        f"{METHOD_TITLES[first.method]} at {first.layer} of {first.model}\n{_short(first.weights)}",
+        fontsize=7,
+        color="red" if first.random else "black",
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _short(weights: str, width: int = 70) -> str:
+    return weights if len(weights) < width else "..." + weights[-(width - 3) :]
 
 
 def save_activations(results: Sequence[ClassActivation], folder: str | Path) -> list[Path]:

@@ -111,8 +111,11 @@ def mass_radius(grad: torch.Tensor, centre: tuple[float, float], share: float = 
     order = distance.argsort(stable=True)
     mass = grad.flatten().double()[order].cumsum(0)
     total = mass[-1]
-    if total <= 0:
-        raise ModernCNNError("the gradient is zero everywhere: no effective field to measure")
+    if not 0 < total < float("inf"):
+        raise ModernCNNError(
+            f"the gradient's mass is {total.item()}: no effective field to measure (zero: no "
+            "input pixel reaches the unit; not finite: the activations overflow)"
+        )
     inside = int(torch.searchsorted(mass, share * total * (1 - 1e-12)))
     return float(distance[order][min(inside, len(order) - 1)])
 
@@ -274,6 +277,7 @@ def plot_fields(fields: list[EffectiveField]) -> Figure:
             f"{f.model}, {f.module}: centre unit\n{_wrap(f.weights)}\n"
             f"mean |dy/dx| over {f.samples} {f.inputs} {c[0]}x{c[1]}x{c[2]}",
             fontsize=7,
+            color="red" if f.weights == RANDOM_WEIGHTS else "black",
         )
         ax.legend(loc="lower left", fontsize=6, framealpha=0.8)
     fig.tight_layout()
@@ -282,9 +286,9 @@ def plot_fields(fields: list[EffectiveField]) -> Figure:
 
 def _wrap(text: str, width: int = 52) -> str:
     """A long weights path cut from the left (the file name is what tells runs apart); the
-    random-weights label in full, on two lines."""
+    random-weights label short, on one line (the title is red then)."""
     if text == RANDOM_WEIGHTS:
-        return text.replace(" (", "\n(")
+        return "random weights (not trained)"
     return text if len(text) <= width else "..." + text[-(width - 3) :]
 
 

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+from PIL import Image
 from torch import nn
 
 from moderncnn.inspect.filters import load_for_filters
@@ -29,10 +30,14 @@ def is_random(model: nn.Module) -> bool:
 
 
 def png_bytes(fig: Figure, dpi: int = 80) -> bytes:
-    """``fig`` as PNG bytes (a low dpi keeps the files in tens of kilobytes)."""
+    """``fig`` as a 256-colour PNG (a low dpi and a palette keep the files in tens of
+    kilobytes; no dithering: it would cost more bytes than it shows)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
+    image = Image.open(buffer).convert("RGB").quantize(256, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="png", optimize=True)
+    return out.getvalue()
 
 
 def save_png(fig: Figure, output: str | Path, dpi: int = 80) -> Path:

@@ -182,6 +182,12 @@ def effective_fields(
     return rows
 
 
+def _finite(value: float) -> float | None:
+    """``value``, or None (JSON's null) where it is infinite or NaN: a fresh network whose
+    activations overflow (preact_resnet1001 in eval mode) has such logits."""
+    return value if math.isfinite(value) else None
+
+
 def image_results(
     model: ConvNet,
     files: Sequence[str | Path],
@@ -216,14 +222,14 @@ def image_results(
             {
                 "name": cam.image_name,
                 "top5": [
-                    [names[c], v]
+                    [names[c], _finite(v)]
                     for v, c in zip(top.values[i].tolist(), top.indices[i].tolist(), strict=True)
                 ],
                 "stages": stages,
                 "cam": png_uri(cam.overlay()),
                 "image": png_uri((cam.image * 255).astype(np.uint8)),
                 "cam_class": cam.class_name,
-                "cam_probability": cam.probability,
+                "cam_probability": _finite(cam.probability),
                 "cam_layer": cam.layer,
                 "method": cam.method,
             }
@@ -276,7 +282,7 @@ def page_data(
 def render(data: dict[str, Any]) -> str:
     """The page's HTML: the template with ``data`` inlined as JSON."""
     template = package_files("moderncnn.inspect").joinpath("view.html").read_text("utf-8")
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     return template.replace("/*DATA*/null", payload).replace("{{title}}", data["model"])
 
 
