@@ -191,13 +191,7 @@ def plot_activation(result: ClassActivation) -> Figure:
     for ax in (left, right):
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(
-        f"{result.model}, {_short(result.weights)}",
-        fontsize=7,
-        color="red" if result.random else "black",
-    )
-    fig.tight_layout()
-    return fig
+    return _titled(fig, f"{result.model}, {_short(result.weights)}", result.random)
 
 
 def plot_activation_grid(results: Sequence[ClassActivation], columns: int = 5) -> Figure:
@@ -226,17 +220,19 @@ def plot_activation_grid(results: Sequence[ClassActivation], columns: int = 5) -
         top.set_title(r.image_name, fontsize=6)
         bottom.imshow(r.overlay(), interpolation="nearest")
         bottom.set_title(f"{r.class_name} ({r.probability:.2f})", fontsize=6)
-    fig.suptitle(
-        f"{METHOD_TITLES[first.method]} at {first.layer} of {first.model}\n{_short(first.weights)}",
-        fontsize=7,
-        color="red" if first.random else "black",
-    )
-    fig.tight_layout()
-    return fig
+    title = f"{METHOD_TITLES[first.method]} at {first.layer} of {first.model}"
+    return _titled(fig, f"{title}\n{_short(first.weights)}", first.random)
 
 
 def _short(weights: str, width: int = 70) -> str:
     return weights if len(weights) < width else "..." + weights[-(width - 3) :]
+
+
+def _titled(fig: Figure, title: str, random: bool) -> Figure:
+    """``fig`` with its title above, in red for random weights, laid out."""
+    fig.suptitle(title, fontsize=7, color="red" if random else "black")
+    fig.tight_layout()
+    return fig
 
 
 def save_activations(results: Sequence[ClassActivation], folder: str | Path) -> list[Path]:
