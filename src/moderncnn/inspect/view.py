@@ -259,7 +259,12 @@ def page_data(
         size = tuple(input_size)
     summary = summarize(model, size, depth=64)  # type: ignore[arg-type]
     total_field = summary.to_dict()["receptive_field"]
-    order = {row.name: i for i, row in enumerate(summary.layers)}
+    # a module's place in the depth: its last row (a stage ends where its last layer does)
+    order = {}
+    for i, row in enumerate(summary.layers):
+        parts = row.name.split(".")
+        for k in range(1, len(parts) + 1):
+            order[".".join(parts[:k])] = i
     return {
         "version": __version__,
         "model": summary.model,
