@@ -34,7 +34,8 @@ def png_bytes(fig: Figure, dpi: int = 80) -> bytes:
     kilobytes; no dithering: it would cost more bytes than it shows)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
-    image = Image.open(buffer).convert("RGB").quantize(256, dither=Image.Dither.NONE)
+    image = Image.open(buffer).convert("RGB")
+    image = image.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     out = io.BytesIO()
     image.save(out, format="png", optimize=True)
     return out.getvalue()
