@@ -156,14 +156,13 @@ def facts(model: ConvNet, params: int, macs: int, field: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"model": model.model_name or type(model).__name__}
     if model.model_name:
         info = model_info(model.model_name)
-        error = info.reported_error
         out |= {
             "family": info.family,
             "paper": info.paper,
             "year": info.year,
             "depth": info.depth,
             "dataset": info.dataset,
-            "reported_error": None if error is None else error.__dict__,
+            "reported_error": info.to_dict()["reported_error"],
             "notes": info.notes,
         }
     return out | {"params": params, "macs": macs, "receptive_field": field}
