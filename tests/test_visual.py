@@ -210,6 +210,15 @@ def test_erf_on_images_and_loaded_weights(tmp_path: Path) -> None:
     assert f.to_dict()["module"] == "layer2"
 
 
+def test_fresh_network_is_drawn_from_its_seed() -> None:
+    before = torch.random.get_rng_state()
+    a, b = load_network("resnet20"), load_network("resnet20")
+    c = load_network("resnet20", seed=1)
+    assert torch.equal(torch.random.get_rng_state(), before)  # the global generator untouched
+    assert torch.equal(a.conv1.weight, b.conv1.weight)
+    assert not torch.equal(a.conv1.weight, c.conv1.weight)
+
+
 def test_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     image = write_image(tmp_path / "img.png")
     erf, cams, page = tmp_path / "erf.png", tmp_path / "cams", tmp_path / "p.html"

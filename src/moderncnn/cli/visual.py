@@ -54,6 +54,9 @@ def _command(sub: argparse._SubParsersAction, name: str, description: str, func:
     p.add_argument(
         "--input", type=INPUT_SIZE, metavar="CxHxW", help="default: the model's (its weights')"
     )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of random weights and inputs (default 0)"
+    )
     p.set_defaults(func=func)
     return p
 
@@ -127,7 +130,7 @@ def _images(paths: list[str]) -> list[Path]:
 def run_view(args: argparse.Namespace) -> int:
     out = args.output or output_file(f"{args.model}.html", ".html")
     files = _images(args.image)
-    model = load_network(args.model, args.weights)
+    model = load_network(args.model, args.weights, args.seed)
     path = write_view(model, out, files, args.input, args.erf_samples)
     print(f"{model.model_name}: {len(files)} images, {path.stat().st_size / 1e3:.0f} kB")
     print(path)
@@ -136,7 +139,7 @@ def run_view(args: argparse.Namespace) -> int:
 
 def run_cam(args: argparse.Namespace) -> int:
     files = _images(args.images)
-    model = load_network(args.model, args.weights)
+    model = load_network(args.model, args.weights, args.seed)
     results = explain_images(model, files, args.method, args.layer, args.class_index, args.input)
     paths = save_activations(results, args.output)
     if args.grid:
@@ -156,10 +159,11 @@ def run_cam(args: argparse.Namespace) -> int:
 
 
 def run_erf(args: argparse.Namespace) -> int:
-    model = load_network(args.model, args.weights)
+    model = load_network(args.model, args.weights, args.seed)
+    fresh = args.with_fresh and args.weights
     # before and after training, in that order
-    models = [load_network(args.model), model] if args.with_fresh and args.weights else [model]
-    kwargs = dict(stage=args.stage, samples=args.samples, share=args.share)
+    models = [load_network(args.model, seed=args.seed), model] if fresh else [model]
+    kwargs = dict(stage=args.stage, samples=args.samples, share=args.share, seed=args.seed)
     fields = [effective_receptive_field(m, args.input, **kwargs) for m in models]
     path = save_fields(fields, args.output)
     if args.json:

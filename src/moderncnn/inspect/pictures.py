@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import torch
 from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 from PIL import Image
 from torch import nn
@@ -49,8 +50,13 @@ def save_png(fig: Figure, output: str | Path, dpi: int = 80) -> Path:
     return output
 
 
-def load_network(model: str, weights: str | Path | None = None) -> ConvNet:
-    """Registered network ``model``, fresh (random weights) when ``weights`` is None, else
-    with ``weights``: a run directory, a weights file or published weights' name (see
-    :func:`moderncnn.inspect.filters.load_for_filters`)."""
-    return create_model(model) if weights is None else load_for_filters(weights, model)
+def load_network(model: str, weights: str | Path | None = None, seed: int = 0) -> ConvNet:
+    """Registered network ``model`` with ``weights``: a run directory, a weights file or
+    published weights' name (see :func:`moderncnn.inspect.filters.load_for_filters`); when
+    None, fresh random weights drawn from ``seed`` (the global generator is left as it was),
+    so that a picture of an untrained network can be made again."""
+    if weights is not None:
+        return load_for_filters(weights, model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return create_model(model)
