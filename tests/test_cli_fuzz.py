@@ -253,6 +253,7 @@ CASES: list[tuple[list[str], str]] = [
     (["erf", "resnet20", "--samples", "0"], "argument --samples: must be 1 or more, got 0"),
     (["erf", "resnet20", "-o", "e.txt"], "argument --output/-o: must be a .png file"),
     (["erf", "resnet20", "--weights", "{run}", "--with-fresh"], "does not fit resnet20"),
+    (["erf", "resnet20", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
 ]
 
 
