@@ -35,6 +35,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict", "classify images: top-k class names and probabilities"),
     "export": ("export", "export a model to ONNX or a torch.export program, with a parity check"),
     "experiment": ("experiment", "the lecture's claims as experiments: list, run, report"),
+    "view": ("visual", "an explorer page of a model: blocks, receptive fields, feature maps, CAMs"),
+    "cam": ("visual", "class-activation maps (Grad-CAM) of images as PNG overlays"),
+    "erf": ("visual", "effective receptive field beside the theoretical one, as a PNG"),
 }
 
 

@@ -142,6 +142,17 @@ class ConvNet(nn.Module):
             )
         return [i % n for i in indices]
 
+    @property
+    def cam_layer(self) -> str:
+        """The module whose output class-activation maps weight by default (Grad-CAM's
+        target layer): the last feature stage, which each family declares above as its last
+        stage's output (ResNet's ``layer4``, or the final BN-ReLU of pre-activation ones;
+        GoogLeNet's ``inception5b``; DenseNet's final norm and its ReLU; the last pool of
+        VGG and AlexNet). A family whose best target differs overrides this."""
+        if not self.feature_info:
+            raise FeatureIndexError(f"{self._name} declares no feature stages (feature_info)")
+        return self.feature_info[-1]["module"]
+
     def forward_intermediates(
         self,
         x: torch.Tensor,
