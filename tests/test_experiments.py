@@ -340,3 +340,15 @@ def test_cost_counts_runs_and_images(monkeypatch) -> None:
     assert {(c.runs, c.images) for c in deg} == {(2, ARCH_ITERATIONS * 128)}
     options = cost.estimate(EXPERIMENTS["residual_options"], "quick")
     assert "pre-activation" not in [c.label for c in options]  # not trained at quick
+
+
+def test_effective_field_bound_is_recounted() -> None:
+    """The effective-field experiment's bound comes from ResNet-20's theoretical field (81
+    px, recounted from the real modules), and a fresh network's effective field (95% of the
+    gradient) lies inside the theoretical one."""
+    from moderncnn.experiments.catalog import RESNET20_FIELD
+    from moderncnn.experiments.metrics import field_of, fresh
+
+    field = field_of(fresh("resnet20", {}, 0))
+    assert field.theoretical_size == RESNET20_FIELD == 81
+    assert 0 < field.size < RESNET20_FIELD

@@ -9,23 +9,38 @@ from pathlib import Path
 
 from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
-from moderncnn.experiments.spec import ArmResult, Experiment
+from moderncnn.experiments.spec import ArmResult, Experiment, SeedRun
 
 
 def draw(exp: Experiment, arms: list[ArmResult], path: Path) -> Path | None:
     """Draw ``exp``'s figure of ``arms`` into ``path`` (PNG); None when nothing was trained."""
     if not any(r.curve for a in arms for r in a.runs):
         return None
-    if exp.plot == "filters":
+    if exp.plot in ("filters", "erf"):
         from moderncnn.inspect.filters import load_for_filters, save_filters
 
-        run = next(r for a in arms for r in a.runs if not r.diverged)
-        return save_filters(load_for_filters(run.run_dir), path)
+        arm = arms[0]
+        run = next((r for r in arm.runs if not r.diverged), None)
+        if run is None:
+            return None
+        if exp.plot == "filters":
+            return save_filters(load_for_filters(run.run_dir), path)
+        return _fields(arm, run, path)
     fig = {"curves": _curves, "bars": _bars, "scatter": _scatter, "bubble": _bubble}[exp.plot](
         exp, arms
     )
     fig.savefig(path, dpi=90, bbox_inches="tight")
     return path
+
+
+def _fields(arm: ArmResult, run: SeedRun, path: Path) -> Path:
+    """The effective field of a fresh network of the run's seed beside the trained one's."""
+    from moderncnn.experiments.metrics import field_of, fresh
+    from moderncnn.inspect.erf import save_fields
+    from moderncnn.inspect.filters import load_for_filters
+
+    before = field_of(fresh(arm.model, arm.options, run.seed))
+    return save_fields([before, field_of(load_for_filters(run.run_dir))], path)
 
 
 def _title(fig: Figure, exp: Experiment) -> None:

@@ -4,11 +4,16 @@ error, or how structured the first layer's filters are."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from moderncnn.experiments.spec import Metric, SeedRun
 from moderncnn.experiments.verdicts import CHANCE_ERR
+
+if TYPE_CHECKING:
+    from moderncnn.inspect.erf import EffectiveField
+    from moderncnn.models.base import ConvNet
 
 
 def _error(key: str) -> Callable[[SeedRun], float | None]:
@@ -65,16 +70,53 @@ def smoothness(weight: torch.Tensor) -> float:
     return float(sum(c.mean() for c in corr) / 2)
 
 
-def initial_smoothness(model: str, options: dict, seed: int) -> float:
-    """:func:`smoothness` of ``model``'s first convolution, freshly initialised after
-    ``torch.manual_seed(seed)``: a random network of the trained one's seed."""
-    from moderncnn.inspect.filters import image_conv
+def fresh(model: str, options: dict[str, Any], seed: int) -> ConvNet:
+    """``model`` freshly initialised after ``torch.manual_seed(seed)``: a random network of
+    a trained one's seed, for what training changed."""
     from moderncnn.models import create_model
 
     torch.manual_seed(seed)
-    return smoothness(image_conv(create_model(model, num_classes=10, **options))[1].weight)
+    return create_model(model, num_classes=10, **options)
+
+
+def initial_smoothness(model: str, options: dict[str, Any], seed: int) -> float:
+    """:func:`smoothness` of the first convolution of :func:`fresh` ``model``."""
+    from moderncnn.inspect.filters import image_conv
+
+    return smoothness(image_conv(fresh(model, options, seed))[1].weight)
 
 
 SMOOTHNESS = Metric(
     "smoothness", "correlation of adjacent filter weights", filter_smoothness, higher_is_better=True
+)
+
+#: The effective field is measured on random N(0, 1) inputs larger than ResNet-20's
+#: theoretical field (81 px), so that all of it is seen, with 95% of the gradient's mass.
+ERF_INPUT = (3, 96, 96)
+ERF_SAMPLES = 32
+
+
+def field_of(net: ConvNet) -> EffectiveField:
+    """The effective receptive field of ``net``'s last feature map's centre unit (Luo et al.
+    2016), on :data:`ERF_SAMPLES` random inputs of :data:`ERF_INPUT`."""
+    from moderncnn.inspect.erf import effective_receptive_field
+
+    return effective_receptive_field(net, ERF_INPUT, samples=ERF_SAMPLES)
+
+
+def _effective_size(run: SeedRun) -> float | None:
+    from moderncnn.inspect.filters import load_for_filters
+
+    if run.diverged:
+        return None
+    return field_of(load_for_filters(run.run_dir)).size
+
+
+def initial_effective_size(model: str, options: dict[str, Any], seed: int) -> float:
+    """The effective field's side of :func:`fresh` ``model``."""
+    return field_of(fresh(model, options, seed)).size
+
+
+EFFECTIVE_FIELD = Metric(
+    "effective_field", "effective receptive field, 95% of the gradient (px)", _effective_size
 )

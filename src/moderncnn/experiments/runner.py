@@ -38,14 +38,13 @@ from moderncnn.inspect.probe import build_meta
 from moderncnn.inspect.summary import summarize
 from moderncnn.io import atomic_write, to_json
 from moderncnn.train import TrainConfig, resolve_config, train
+from moderncnn.train.config import EXECUTION
 from moderncnn.train.metrics import read_metrics
 from moderncnn.train.state import latest_checkpoint
 from moderncnn.validate import integer
 
 log = logging.getLogger("moderncnn")
 
-#: Keys that change how a run executes, not what it computes: left out of a run's identity.
-_EXECUTION = ("output", "progress", "tensorboard", "workers", "cache_dir")
 #: Where experiments write by default (runs/ is where `moderncnn train` writes too).
 DEFAULT_OUT = Path("runs") / "experiments"
 
@@ -137,7 +136,8 @@ def _planned(arm: Arm, seed: int, overrides: dict[str, Any], runs: Path, grid: b
     hash, so that identical runs of different experiments are one."""
     cfg = resolve_config(arm.model, arm.recipe, **overrides)
     values = dataclasses.asdict(cfg)
-    identity = {k: v for k, v in values.items() if k not in _EXECUTION}
+    # what changes how a run executes, not what it computes, is not its identity
+    identity = {k: v for k, v in values.items() if k not in EXECUTION and k != "output"}
     digest = hashlib.sha1(to_json(identity, sort_keys=True).encode()).hexdigest()
     run_dir = runs / f"{arm.model}-{digest[:10]}"
     cfg = dataclasses.replace(cfg, output=str(run_dir))

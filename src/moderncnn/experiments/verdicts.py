@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -223,18 +223,17 @@ class Fewer:
 
 
 @dataclass(frozen=True, eq=False)
-class Structured:
-    """``arm``'s trained first-layer filters are smoother than the same network's at
-    initialisation (same seed): the interval of trained minus initial smoothness lies above
-    0. Random filters correlate about 0; smooth edges and colour blobs, well above."""
+class Trained:
+    """Training raised ``arm``'s metric above the same network's at initialisation (same
+    seed): the interval of trained minus initial lies above 0. ``at_init(model, options,
+    seed)`` measures a fresh network."""
 
     arm: Arm
+    at_init: Callable[[str, dict[str, Any], int], float]
 
     def judge(self, results: Results, unit: str) -> dict[str, Any]:
-        from moderncnn.experiments.metrics import initial_smoothness
-
         a = results[self.arm]
-        init = {s: initial_smoothness(a.model, a.options, s) for s in a.by_seed}
+        init = {s: self.at_init(a.model, a.options, s) for s in a.by_seed}
         ci = t_interval([a.by_seed[s] - init[s] for s in sorted(a.by_seed)])
         if ci is None:
             return _part("inconclusive", _missing(a))
@@ -243,6 +242,35 @@ class Structured:
             f"at initialisation (same seeds): gain {ci} ({_seeds(ci)})"
         )
         return _part(read(ci), text, ci)
+
+
+@dataclass(frozen=True, eq=False)
+class Below:
+    """``arm``'s metric is below ``bound`` (``what`` says where the bound comes from): the
+    upper end of its interval over seeds is below it; not supported when the lower end is
+    above it."""
+
+    arm: Arm
+    bound: float
+    what: str
+
+    def judge(self, results: Results, unit: str) -> dict[str, Any]:
+        a = results[self.arm]
+        ci = t_interval([a.by_seed[s] for s in sorted(a.by_seed)])
+        if ci is None:
+            return _part("inconclusive", _missing(a))
+        status = (
+            "supported"
+            if ci.high < self.bound
+            else "not supported"
+            if ci.low > self.bound
+            else "inconclusive"
+        )
+        text = (
+            f"{a.label}: {unit} {ci.mean:.1f} [{ci.low:.1f}, {ci.high:.1f}] ({_seeds(ci)}) "
+            f"against {self.bound:.1f}, {self.what}"
+        )
+        return _part(status, text, ci)
 
 
 @dataclass(frozen=True, eq=False)
