@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from moderncnn import create_model
-from moderncnn.inspect.view import write_view
+from moderncnn.inspect.view import page_data, render, write_view
 
 pytest.importorskip("pytorch_grad_cam", reason="grad-cam is absent: pip install 'moderncnn[viz]'")
 CHROMIUM = next(
@@ -76,3 +76,18 @@ def test_page_renders_in_chromium(name: str, tmp_path: Path) -> None:
         assert img.size == (1280, 1600)
         lo, hi = img.convert("L").getextrema()
         assert hi - lo > 100  # not a blank page
+
+
+def test_page_shows_why_a_stage_was_not_measured(tmp_path: Path) -> None:
+    """A stage whose effective field could not be measured (see test_visual's OVERFLOW)
+    shows its reason in place of the map and the point."""
+    data = page_data(create_model("resnet20"), input_size=(3, 16, 16), erf_samples=1)
+    error = {"stage": 3, "module": "layer3", "error": "the gradient's mass is nan"}
+    data["erf"][-1] = error | {"order": data["erf"][-1]["order"]}  # as page_data gives it
+    page = tmp_path / "page.html"
+    page.write_text(render(data), encoding="utf-8")
+    run = chromium(page, "--dump-dom", tmp=tmp_path)
+    assert not [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    assert re.search(r'<body[^>]* data-rendered="yes"', run.stdout)
+    assert run.stdout.count('class="erf-point"') == 3
+    assert "stage 3 layer3: the gradient's mass is nan" in run.stdout

@@ -28,10 +28,17 @@ pytest.importorskip("pytorch_grad_cam", reason="grad-cam is absent: pip install 
 ZOO = [n for n in list_models() if model_info(n).family != "test"]  # tests register one
 
 
+#: Fresh networks whose activations overflow in eval mode (BN's initial statistics do not
+#: scale a thousand residual sums down): their last stages' gradients are not finite.
+OVERFLOW = {"resnet1202", "preact_resnet1001"}
+
+
 def small_size(name: str) -> int:
-    """A small input the network takes (CIFAR's 32, ImageNet networks at 64 or their minimum)."""
+    """A small input the network takes: 16 pixels for the CIFAR networks, 32 for the ImageNet
+    ones, or their minimum (the per-op work of the page's measurements, not the pixels,
+    is what costs on the deep networks)."""
     info = model_info(name)
-    return max(info.min_input_size or 1, 32 if info.dataset == "cifar10" else 64)
+    return max(info.min_input_size or 1, 16 if info.dataset == "cifar10" else 32)
 
 
 def write_image(path: Path, size: int = 40, seed: int = 0) -> Path:
@@ -69,7 +76,14 @@ def test_page_of_every_model(name: str, tmp_path: Path) -> None:
     assert data["growth"] and all(g["name"] in modules for g in data["growth"])
 
     assert [e["module"] for e in data["erf"]] == [s["module"] for s in model.feature_info]
+    failed = [e["error"] for e in data["erf"] if "error" in e]
+    if name in OVERFLOW:
+        assert failed and all("not finite: the activations overflow" in e for e in failed)
+    else:
+        assert not failed
     for e in data["erf"]:
+        if "error" in e:
+            continue
         rf = modules[e["module"]]["receptive_field"]
         assert e["theoretical_size"] == (max(rf) if isinstance(rf, list) else rf)
         assert 1 <= e["effective_size"] <= e["theoretical_size"]
@@ -79,7 +93,7 @@ def test_page_of_every_model(name: str, tmp_path: Path) -> None:
     (result,) = data["images"]
     probs = [p for _, p in result["top5"]]
     assert len(probs) == min(5, model.num_classes)
-    if None not in probs:  # preact_resnet1001's fresh activations overflow in eval mode
+    if None not in probs:  # OVERFLOW's logits may not be finite
         assert probs == sorted(probs, reverse=True) and result["cam_class"] == result["top5"][0][0]
     assert len(result["stages"]) == len(model.feature_info)
     assert result["cam_layer"] == model.cam_layer

@@ -36,7 +36,11 @@ from moderncnn import __version__
 from moderncnn.errors import ModernCNNError
 from moderncnn.inspect import explain
 from moderncnn.inspect.cam import explain_images, prepare_images
-from moderncnn.inspect.erf import effective_receptive_fields
+from moderncnn.inspect.erf import (
+    EffectiveField,
+    effective_receptive_field,
+    effective_receptive_fields,
+)
 from moderncnn.inspect.pictures import is_random, weights_label
 from moderncnn.inspect.summary import Layer, summarize
 from moderncnn.models.base import ConvNet
@@ -171,14 +175,39 @@ def facts(model: ConvNet, params: int, macs: int, field: Any) -> dict[str, Any]:
 def effective_fields(
     model: ConvNet, size: tuple[int, int, int], samples: int = ERF_SAMPLES
 ) -> list[dict[str, Any]]:
-    """Effective and theoretical receptive field of each feature stage's centre unit."""
+    """Effective and theoretical receptive field of each feature stage's centre unit; a
+    stage whose gradient cannot be measured (a fresh 1000-layer network's activations
+    overflow in eval mode) gets the reason instead (``error``)."""
+    try:
+        fields: list[EffectiveField | str] = list(
+            effective_receptive_fields(model, size, samples=samples)
+        )
+    except ModernCNNError:  # measure the stages one by one to keep those that work
+        fields = [
+            _stage_or_reason(model, size, stage, samples)
+            for stage in range(len(model.feature_info))
+        ]
     rows = []
-    for erf in effective_receptive_fields(model, size, samples=samples):
+    for stage, erf in enumerate(fields):
+        if isinstance(erf, str):
+            rows.append(
+                {"stage": stage, "module": model.feature_info[stage]["module"], "error": erf}
+            )
+            continue
         m = erf.map / erf.map.max()
         rows.append(
             erf.to_dict() | {"map": png_uri(_upscale(m[None, None].sqrt(), 128)[0, 0].numpy())}
         )
     return rows
+
+
+def _stage_or_reason(
+    model: ConvNet, size: tuple[int, int, int], stage: int, samples: int
+) -> EffectiveField | str:
+    try:
+        return effective_receptive_field(model, size, stage=stage, samples=samples)
+    except ModernCNNError as e:
+        return str(e)
 
 
 def _finite(value: float) -> float | None:
