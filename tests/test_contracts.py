@@ -4,6 +4,7 @@ mirrors: timm's ``tests/test_models.py``, torchvision's ``test/test_models.py``.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -15,9 +16,12 @@ from PIL import Image
 from torch import nn
 from torchvision.models import AlexNet_Weights, ResNet18_Weights, ResNet50_Weights
 
+from conftest import SHARED_DATA, write_image_folder
 from moderncnn import create_model, list_models, model_info
 from moderncnn.checkpoint import adapt_input_conv, load_weights
+from moderncnn.cli import main
 from moderncnn.data import eval_transform, resolve_data_config
+from moderncnn.data.imagenet import WNIDS, imagenet_categories
 from moderncnn.errors import CheckpointError, ModernCNNError
 from moderncnn.models.pretrained import CIFAR10_MEAN, IMAGENET_MEAN, cached_path
 
@@ -184,14 +188,14 @@ def test_deepest_resnets_overflow_at_init_and_how_not_to(name: str) -> None:
     torchvision start every BN at weight 1, as moderncnn does; timm zero-initialises each
     block's last norm. Both remedies work: zero_init_residual=True (timm's), and BN statistics
     estimated by forward passes in training mode (what a training run's first steps do)."""
-    x = torch.randn(2, 3, 8, 8)  # small maps: the overflow is per block, not per pixel
+    x = torch.randn(1, 3, 16, 16)
     zero_init = create_model(name, zero_init_residual=True).eval()
     model = create_model(name)
     with torch.no_grad():
         assert not torch.isfinite(model.eval()(x)).all()
         assert zero_init(x).abs().max() < 10
         for _ in range(10):  # BN momentum 0.1: the initial statistics weigh 0.9**10 = 0.35
-            model.train()(torch.randn(4, 3, 8, 8))
+            model.train()(torch.randn(4, 3, 16, 16))
         assert torch.isfinite(model.eval()(x)).all()
 
 
@@ -226,3 +230,102 @@ def test_eval_transform_takes_pil_images_as_torchvision() -> None:
     grey = eval_transform(create_model("resnet18", in_chans=1))(img)
     assert grey.shape == (1, 224, 224)
     assert resolve_data_config(create_model("resnet20")).mean == CIFAR10_MEAN
+
+
+def _imagenet_subset(root: Path, named_by: str = "wnid") -> Path:
+    """A ``val/`` folder of 100 ImageNet classes, one photo each: the shared sample photos
+    (``<wnid>_<class_name>.JPEG``) laid out as ``val/<wnid>/x.JPEG`` (or by class name), or,
+    without the shared data, random images under the same folder names."""
+    sample = SHARED_DATA / "imagenet-sample"
+    photos = sorted(sample.glob("*.JPEG")) if sample.is_dir() else []
+    names = [p.stem for p in photos] or [f"{w}_x" for w in WNIDS[::10]]
+    rng = np.random.default_rng(0)
+    for i, stem in enumerate(names):
+        wnid, _, class_name = stem.partition("_")
+        folder = root / "val" / (wnid if named_by == "wnid" else class_name)
+        folder.mkdir(parents=True)
+        if photos:
+            (folder / "x.JPEG").write_bytes(photos[i].read_bytes())
+        else:
+            Image.fromarray(rng.integers(0, 256, (80, 96, 3), dtype=np.uint8)).save(
+                folder / "x.JPEG"
+            )
+    return root
+
+
+def test_imagenet_wnids_are_torchvisions_classes() -> None:
+    """The shared sample photos are named ``<wnid>_<class_name>``, every tenth class in WordNet
+    id order: each id is at that class's index, whose torchvision category is that name."""
+    assert len(WNIDS) == len(set(WNIDS)) == 1000 and list(WNIDS) == sorted(WNIDS)
+    sample = SHARED_DATA / "imagenet-sample"
+    if not sample.is_dir():
+        pytest.skip(f"the ImageNet sample is not available: {sample} is absent")
+    categories = imagenet_categories()
+    stems = sorted(p.stem for p in sample.glob("*.JPEG"))
+    assert len(stems) == 100
+    for i, stem in enumerate(stems):
+        wnid, _, class_name = stem.partition("_")
+        assert WNIDS.index(wnid) == 10 * i
+        assert categories[10 * i].replace(" ", "_") == class_name
+
+
+def _rigged_resnet18(torch_home: Path, favourite: list[int]) -> None:
+    """Stand-in published resnet18 weights whose classifier ignores the image: its biases rank
+    the classes ``favourite`` first, then the rest."""
+    ref = _cache(ResNet18_Weights.IMAGENET1K_V1)
+    with torch.no_grad():
+        ref.fc.weight.zero_()
+        ref.fc.bias.zero_()
+        for rank, i in enumerate(favourite):
+            ref.fc.bias[i] = 10.0 - rank
+    torch.save(ref.state_dict(), cached_path(ResNet18_Weights.IMAGENET1K_V1))
+
+
+def test_eval_published_weights_on_a_subset_of_imagenet(
+    torch_home: Path, tmp_path: Path, capsys
+) -> None:
+    """torchvision's published weights on a val/ folder of 100 ImageNet classes (README's
+    ``eval resnet50 --weights resnet50-0676ba61.pth --data-dir imagenet``): the folders map
+    onto the weights' 1000 categories by WordNet id, or by class name, and are scored over all
+    1000 classes or over the 100 the data holds, as asked, and the output says which.
+
+    The stand-in classifier always ranks goldfish (class 1, not in the folder) first and tench
+    (class 0, the first folder) second: over all classes every image is wrong, over the subset
+    only tench's is right, which a wrong mapping could not give."""
+    _rigged_resnet18(torch_home, [1, 0])
+    data = _imagenet_subset(tmp_path / "imagenet")
+    argv = ["eval", "resnet18", "--data-dir", str(data), "--no-progress", "--json"]
+    assert main([*argv, "--weights", "IMAGENET1K_V1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 100 and report["score"] == "all" and report["weights_classes"] == 1000
+    assert report["top1_err"] == 100 and report["outside"] == 100
+    assert "scored over all 1000 classes" in report["scored"] and "WordNet id" in report["scored"]
+    # The file itself, under its published name, as the README has it; the subset's scores.
+    pth = tmp_path / "resnet18-f37072fd.pth"
+    pth.write_bytes(cached_path(ResNet18_Weights.IMAGENET1K_V1).read_bytes())
+    assert main([*argv, "--weights", str(pth), "--score", "subset"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["top1_err"] == 99 and report["outside"] is None
+    accuracy = report["per_class_accuracy"]
+    assert accuracy.pop(WNIDS[0]) == 100 and set(accuracy.values()) == {0}
+    assert "the data's 100 classes only" in report["scored"]
+    # Class-name folders; and the text output says how the errors were scored.
+    by_name = _imagenet_subset(tmp_path / "by_name", named_by="name")
+    args = ["eval", "resnet18", "--weights", "DEFAULT", "--data-dir", str(by_name)]
+    assert main([*args, "--no-progress", "--score", "subset"]) == 0
+    out = capsys.readouterr().out
+    assert "scored over the data's 100 classes only" in out and "class name" in out
+    assert "top-1 error 99.00%" in out
+
+
+def test_eval_refuses_folders_that_match_no_class(torch_home: Path, tmp_path: Path, capsys):
+    """A folder of classes the weights do not have is refused, naming them, unless a new head
+    is asked for (tests/test_pretrained.py::test_eval_with_published_weights)."""
+    _cache(ResNet18_Weights.IMAGENET1K_V1)
+    data = write_image_folder(tmp_path / "imgs", 64, per_class=1, splits=("val",),
+                              classes=("cat", "tench"))  # fmt: skip
+    argv = ["eval", "resnet18", "--weights", "DEFAULT", "--data-dir", str(data), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "1000 classes and the data has 2" in err and "match none of the weights'" in err
+    assert "cat" in err and "--allow-new-head" in err
