@@ -14,6 +14,7 @@ import torch
 import torchvision
 from PIL import Image
 from torch import nn
+from torch.optim.swa_utils import update_bn
 from torchvision.models import AlexNet_Weights, ResNet18_Weights, ResNet50_Weights
 
 from conftest import SHARED_DATA, write_image_folder
@@ -23,7 +24,7 @@ from moderncnn.cli import main
 from moderncnn.data import eval_transform, resolve_data_config
 from moderncnn.data.imagenet import WNIDS, imagenet_categories
 from moderncnn.errors import CheckpointError, ModernCNNError
-from moderncnn.models.pretrained import CIFAR10_MEAN, IMAGENET_MEAN, cached_path
+from moderncnn.models.pretrained import CIFAR10_MEAN, IMAGENET_MEAN, DataConfig, cached_path
 
 ZOO = [n for n in list_models() if model_info(n).family != "test"]
 #: Fresh from initialisation, their eval-mode logits overflow (see
@@ -187,15 +188,15 @@ def test_deepest_resnets_overflow_at_init_and_how_not_to(name: str) -> None:
     (branch and shortcut add): 600 and 333 blocks overflow float32. The papers' code and
     torchvision start every BN at weight 1, as moderncnn does; timm zero-initialises each
     block's last norm. Both remedies work: zero_init_residual=True (timm's), and BN statistics
-    estimated by forward passes in training mode (what a training run's first steps do)."""
+    estimated from a batch (torch.optim.swa_utils.update_bn, as any training run's first steps
+    estimate them)."""
     x = torch.randn(1, 3, 16, 16)
     zero_init = create_model(name, zero_init_residual=True).eval()
-    model = create_model(name)
+    model = create_model(name).eval()
     with torch.no_grad():
-        assert not torch.isfinite(model.eval()(x)).all()
+        assert not torch.isfinite(model(x)).all()
         assert zero_init(x).abs().max() < 10
-        for _ in range(10):  # BN momentum 0.1: the initial statistics weigh 0.9**10 = 0.35
-            model.train()(torch.randn(4, 3, 16, 16))
+        update_bn([torch.randn(4, 3, 16, 16)], model)  # the running statistics of one batch
         assert torch.isfinite(model.eval()(x)).all()
 
 
@@ -329,3 +330,39 @@ def test_eval_refuses_folders_that_match_no_class(torch_home: Path, tmp_path: Pa
     err = capsys.readouterr().err
     assert "1000 classes and the data has 2" in err and "match none of the weights'" in err
     assert "cat" in err and "--allow-new-head" in err
+
+
+def test_exported_files_carry_preprocessing_and_classes(
+    torch_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """torchvision's weights carry their categories and transforms (test_extended_models.py::
+    test_schema_meta_validation: ``categories`` is mandatory); an exported file keeps them:
+    ONNX metadata_props, a JSON file beside a .pt2. docs/deploy.md's "Using the files" block,
+    run as written on a photo, reads them; the stand-in classifier always says tench."""
+    _rigged_resnet18(torch_home, [0])
+    monkeypatch.chdir(tmp_path)
+    for fmt, out in (("onnx", "resnet18.onnx"), ("exported-program", "resnet18.pt2")):
+        argv = ["export", "resnet18", "--weights", "DEFAULT", "--input", "3x64x64"]
+        assert main([*argv, "--format", fmt, "-o", out]) == 0
+    assert "preprocessing and classes in resnet18.json: resize 73, crop 64" in (
+        capsys.readouterr().out
+    )
+    photo = SHARED_DATA / "imagenet-sample" / "n01440764_tench.JPEG"
+    image = Path("n01440764_tench.JPEG")
+    if photo.is_file():
+        image.write_bytes(photo.read_bytes())
+    else:
+        rng = np.random.default_rng(0)
+        Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)).save(image)
+    doc = (Path(__file__).parents[1] / "docs" / "deploy.md").read_text()
+    block = doc.split("### Using the files")[1].split("```python\n")[1].split("```")[0]
+    namespace: dict = {}
+    exec(compile(block, "docs/deploy.md", "exec"), namespace)
+    assert capsys.readouterr().out == "onnx: tench\npt2: tench\n"
+    meta = namespace["meta"]
+    assert meta["input_size"] == [3, 64, 64] and len(meta["classes"]) == 1000
+    assert meta["mean"] == list(IMAGENET_MEAN) and meta["weights"].endswith("IMAGENET1K_V1")
+    # The doc's Pillow preprocessing is eval_transform's, but for resampling rounding.
+    reference = eval_transform(DataConfig((3, 64, 64), 73, 64))(Image.open(image).convert("RGB"))
+    prepared = torch.from_numpy(namespace["prepare"](image, meta))[0]
+    assert (prepared - reference).abs().mean() < 0.1

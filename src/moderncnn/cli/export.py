@@ -64,6 +64,13 @@ def print_result(r: ExportResult) -> None:
     size = "x".join(map(str, r.input))
     batch = "batch (dynamic)" if r.dynamic_batch else f"{r.batch} (fixed)"
     print(f"  input: {batch} x {size}")
+    d = r.deploy
+    where = "in its metadata_props" if r.deploy_in == "metadata_props" else f"in {r.deploy_in}"
+    print(
+        f"  preprocessing and classes {where}: resize {d['resize']}, crop {d['crop']} "
+        f"{d['interpolation']}, mean {_floats(d['mean'])}, std {_floats(d['std'])}, "
+        f"{len(d['classes'])} class names"
+    )
     if r.fast:
         print(
             f"  fast: {r.bn_folded} of {r.bn_total} BatchNorm layers folded into the conv "
@@ -80,3 +87,7 @@ def print_result(r: ExportResult) -> None:
         )
     verdict = "OK" if r.ok else "FAILED"
     print(f"  parity {verdict}: tolerance {r.tolerance:.0e} of the logit range")
+
+
+def _floats(values: list[float]) -> str:
+    return "(" + ", ".join(f"{v:.4g}" for v in values) + ")"
