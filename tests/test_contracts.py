@@ -366,3 +366,21 @@ def test_exported_files_carry_preprocessing_and_classes(
     reference = eval_transform(DataConfig((3, 64, 64), 73, 64))(Image.open(image).convert("RGB"))
     prepared = torch.from_numpy(namespace["prepare"](image, meta))[0]
     assert (prepared - reference).abs().mean() < 0.1
+
+
+def test_the_models_options_are_listed_where_train_help_says(capsys) -> None:
+    """torchvision's test_extended_models.py::test_get_model_builder: a model's builder, whose
+    signature lists its options, is one call away. Here ``train --help`` sends users to
+    ``models NAME --json`` and ``summary NAME``, and both list the options with defaults."""
+    assert main(["train", "--help"]) == 0
+    assert "`moderncnn models NAME --json` or `moderncnn summary NAME`" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    options = model_info("alexnet_cifar").options
+    assert main(["models", "alexnet_cifar", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["options"] == options
+    assert main(["summary", "alexnet_cifar", "--json", "--depth", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["options"] == options
+    assert main(["summary", "alexnet_cifar", "--depth", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "activation='relu', drop_rate=0.5, lrn=True, overlap=True, width=1.0" in out
