@@ -17,10 +17,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Export MODEL in eval mode to ONNX (.onnx) or a torch.export program "
         "(.pt2), written atomically; then run the file (onnxruntime, torch.export.load) on a "
         "random batch and print its largest difference from eager PyTorch. Exits 1 when a "
-        "difference exceeds 1e-4 of the logit range.",
+        "difference exceeds 1e-4 of the logit range. The input's preprocessing (resize, crop, "
+        "mean, std) and the class names go into the ONNX file's metadata_props, and into a "
+        "JSON file beside a .pt2.",
     )
     p.add_argument("model", help="registered model name")
-    p.add_argument("--weights", type=WEIGHTS, help=".safetensors (moderncnn) or .pth file")
+    p.add_argument(
+        "--weights",
+        type=WEIGHTS,
+        help=".safetensors (moderncnn) or .pth file, or published weights (IMAGENET1K_V1, "
+        "DEFAULT); their preprocessing and class names go into the exported file",
+    )
     p.add_argument("--format", required=True, metavar="{" + ",".join(FORMATS) + "}")
     p.add_argument(
         "--dynamic-batch",
