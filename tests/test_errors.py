@@ -48,8 +48,10 @@ def test_bad_options() -> None:
         ModernCNNError, match=r"unknown activation 'gelu'; choose one of relu, tanh"
     ):
         create_model("alexnet", activation="gelu")
-    with pytest.raises(ModernCNNError, match="positive"):
-        create_model("alexnet", num_classes=0)
+    with pytest.raises(ModernCNNError, match=r"num_classes must be 0 \(no classifier\) or more"):
+        create_model("alexnet", num_classes=-1)
+    with pytest.raises(ModernCNNError, match="in_chans positive"):
+        create_model("alexnet", in_chans=0)
 
 
 def test_checkpoint_for_another_architecture(tmp_path) -> None:

@@ -115,7 +115,8 @@ def test_export_reproduces_eager(
     assert r.bn_total == bns and r.bn_folded == (folded if fast else None)
     if fast or fmt == "exported-program":  # (ONNX's optimizer folds conv-BN pairs itself)
         assert batch_norms == bns - folded
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left
+    beside = [path.with_suffix(".json").name] if fmt == "exported-program" else []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, *beside])
 
 
 def test_export_cli_json(tmp_path, capsys) -> None:
@@ -141,9 +142,10 @@ def test_export_cli_text_onnx_dynamic(tmp_path, capsys) -> None:
     text = capsys.readouterr().out.splitlines()
     assert text[0] == f"tiny_test_net -> {out} (ONNX opset 18, {out.stat().st_size / 1e6:.2f} MB)"
     assert text[1] == "  input: batch (dynamic) x 3x32x32"
-    assert text[2].startswith("  parity against eager PyTorch (onnxruntime ")
-    assert [line.split(":")[0] for line in text[3:5]] == ["    batch 1", "    batch 4"]
-    assert text[5] == "  parity OK: tolerance 1e-04 of the logit range"
+    assert text[2].startswith("  preprocessing and classes in its metadata_props: resize 32, ")
+    assert text[3].startswith("  parity against eager PyTorch (onnxruntime ")
+    assert [line.split(":")[0] for line in text[4:6]] == ["    batch 1", "    batch 4"]
+    assert text[6] == "  parity OK: tolerance 1e-04 of the logit range"
 
 
 @needs_onnx

@@ -109,16 +109,16 @@ def test_one_dropout_option_name() -> None:
 @pytest.mark.parametrize("name", ["alexnet", "alexnet_paper", "vgg11", "vgg11_cifar",
                                   "googlenet", "resnet20", "densenet40_k12"])  # fmt: skip
 def test_head_api(name: str) -> None:
-    """timm's head API on a declared classifier: get_classifier, num_features,
+    """timm's head API on a declared classifier: get_classifier, head_hidden_size,
     forward_head(pre_logits=True), reset_classifier(n) and reset_classifier(0)."""
     model = create_model(name).eval()
     fc = model.get_classifier()
     assert isinstance(fc, nn.Linear) and fc.out_features == model.num_classes
-    assert fc.in_features == model.num_features
+    assert fc.in_features == model.head_hidden_size
     x = torch.randn(2, 3, _size(name), _size(name))
     with torch.no_grad():
         feats = model.forward_head(model.forward_features(x), pre_logits=True)
-        assert feats.shape == (2, model.num_features)
+        assert feats.shape == (2, model.head_hidden_size)
         torch.testing.assert_close(fc(feats), model(x), rtol=0, atol=0)
     model.reset_classifier(5)
     assert model.num_classes == 5 and model.get_classifier().out_features == 5

@@ -4,8 +4,10 @@ Loading accounts for every tensor: keys are taken as they are or mapped (a DDP `
 prefix, torchvision's old DenseNet names; BN step counters absent from old files start at 0),
 tensors for training-only parts the model was built without (GoogLeNet's auxiliary heads)
 are dropped with a message, classifiers of another size (each model declares its own) are
-skipped with a message (fine-tuning) or refused (``new_head=False``, evaluation), and anything
-else that does not fit is an error that names the missing and unexpected keys.
+skipped with a message (fine-tuning) or refused (``new_head=False``, evaluation), the first
+convolution of weights for other input channels is adapted with a message (timm's
+``adapt_input_conv``: 3-channel ImageNet weights for grey images), and anything else that does
+not fit is an error that names the missing and unexpected keys.
 """
 
 from __future__ import annotations
@@ -114,6 +116,65 @@ def _map_key(key: str) -> str:
     return m.group(1) + m.group(2) if m else key
 
 
+def adapt_input_conv(in_chans: int, weight: torch.Tensor) -> torch.Tensor:
+    """A first convolution's ``weight`` (out, C, kh, kw) for ``in_chans`` input channels, as
+    timm adapts pretrained weights: for 1 channel the kernels are summed over the C channels
+    (a grey image g then gives what (g, g, g) gave); for more, 3-channel kernels are repeated
+    (R, G, B, R...) and scaled by 3 / ``in_chans``, so the response keeps its size (for a
+    multiple of 3 channels a constant image gives exactly what it gave). Raises
+    :class:`CheckpointError` for other channel counts (C != 3 to more than one channel)."""
+    c = weight.shape[1]
+    if in_chans == c:
+        return weight
+    w = weight.float()
+    if in_chans == 1:
+        w = w.sum(dim=1, keepdim=True)
+    elif c == 3:
+        repeats = -(-in_chans // 3)
+        w = w.repeat(1, repeats, 1, 1)[:, :in_chans] * (3 / in_chans)
+    else:
+        raise CheckpointError(
+            f"cannot adapt a first convolution over {c} input channels to {in_chans}: only "
+            "3-channel weights (to any number) or any weights to 1 channel are adapted"
+        )
+    return w.to(weight.dtype)
+
+
+def _adapt_first_conv(
+    model: nn.Module, state: dict[str, torch.Tensor], own: dict[str, torch.Tensor], name: str
+) -> None:
+    """Adapt, in ``state``, the first convolution's weight for another number of input channels
+    (:func:`adapt_input_conv`), saying so; leave anything else for the shape check."""
+    if not isinstance(model, ConvNet):
+        return
+    key = f"{model.first_conv}.weight"
+    theirs, ours = state.get(key), own.get(key)
+    if theirs is None or ours is None or theirs.shape == ours.shape or theirs.dim() != 4:
+        return
+    if theirs.shape[:1] + theirs.shape[2:] != ours.shape[:1] + ours.shape[2:]:
+        return
+    conv = model.get_submodule(model.first_conv)
+    if getattr(conv, "groups", 1) != 1 or ours.shape[1] != model.in_chans:
+        return
+    try:
+        state[key] = adapt_input_conv(model.in_chans, theirs)
+    except CheckpointError:
+        return  # reported by the shape check, with the file's and the model's shapes
+    how = (
+        "summed over the channels"
+        if model.in_chans == 1
+        else f"repeated and scaled by 3/{model.in_chans}"
+    )
+    log.warning(
+        "%s: %s adapted from %d to %d input channels (%s, as timm does)",
+        name,
+        key,
+        theirs.shape[1],
+        model.in_chans,
+        how,
+    )
+
+
 def load_weights(model: nn.Module, path: str | Path, *, new_head: bool = True) -> list[str]:
     """Load a torchvision ``.pth`` or a moderncnn ``.safetensors`` file into ``model``: see
     :func:`load_state`."""
@@ -165,6 +226,7 @@ def load_state(
             "is it a checkpoint for another architecture?"
         )
 
+    _adapt_first_conv(model, state, own, name)
     heads = model.classifier_keys() if isinstance(model, ConvNet) else set()
     mismatched = [k for k in own if state[k].shape != own[k].shape]
     if mismatched and set(mismatched) <= heads:  # another number of classes: fine-tune

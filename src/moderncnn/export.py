@@ -7,6 +7,12 @@ here rather than inside ``torch.onnx.export`` keeps a dynamic batch honest: torc
 failed dynamic capture with the dimension made static and would write a fixed-batch file
 without saying so.
 
+Both carry what a deployer needs to prepare an image and name the output (:func:`deploy_info`:
+input size, resize, crop, interpolation, mean, std, class names, from the model's
+``pretrained_cfg``): in the ONNX model's ``metadata_props`` (JSON values; onnxruntime's
+``session.get_modelmeta().custom_metadata_map``), and for a ``.pt2`` in a JSON file beside it
+(``model.pt2`` -> ``model.json``).
+
 The written file is read back and run (onnxruntime, or ``torch.export.load``) on a random
 batch, at two batch sizes when the batch is dynamic, and compared with the eager model: the
 largest absolute difference of the logits, and that difference relative to the logit range,
@@ -18,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import logging
 import math
 import re
@@ -26,16 +33,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from moderncnn.checkpoint import read_metadata
+from moderncnn.data.config import resolve_data_config
 from moderncnn.errors import ExportError
 from moderncnn.fast import fold_conv_bn
 from moderncnn.inspect.probe import InputSize
 from moderncnn.io import atomic_write
-from moderncnn.models import create_model, model_info
+from moderncnn.models import ConvNet, create_model, model_info
+from moderncnn.predict import class_names
 from moderncnn.validate import output_file
 
 #: Export format -> the file name's suffix.
@@ -76,6 +86,10 @@ class ExportResult:
     fast: bool  #: conv-BN folded before export (parity is still against the unfolded model)
     bn_folded: int | None  #: BatchNorm layers folded (--fast), of ``bn_total``
     bn_total: int
+    #: What the file carries to prepare its input and name its outputs (:func:`deploy_info`),
+    #: and where: "metadata_props" (ONNX) or the JSON file beside the ``.pt2``.
+    deploy: dict
+    deploy_in: str
     checked_with: str  #: the runtime that ran the file, e.g. "onnxruntime 1.32.0"
     not_checked: str  #: why parity was not checked; "" when it was
     parity: list[Parity]
@@ -164,13 +178,18 @@ def export(
         bn_folded = fold_conv_bn(model, example)
     program = _capture(model, example, dynamic_batch, name, format)
     opset_written = None
+    deploy = deploy_info(model, input_size)
     if format == "onnx":
-        opset_written = _write_onnx(program, output, dynamic_batch, opset, name)
+        opset_written = _write_onnx(program, output, dynamic_batch, opset, name, deploy)
         run, checked_with = _onnxruntime(output)
+        deploy_in = "metadata_props"
     else:
         atomic_write(output, lambda tmp: torch.export.save(program, tmp), suffix=".pt2")
+        sidecar = output.with_suffix(".json")
+        atomic_write(sidecar, lambda tmp: Path(tmp).write_text(json.dumps(deploy, indent=2)))
         run = torch.export.load(output).module()
         checked_with = f"torch.export.load (torch {torch.__version__})"
+        deploy_in = str(sidecar)
     parity = _check(run, checks, expected, output) if run is not None else []
     return ExportResult(
         model=name,
@@ -184,11 +203,36 @@ def export(
         fast=fast,
         bn_folded=bn_folded,
         bn_total=bn_total,
+        deploy=deploy,
+        deploy_in=deploy_in,
         checked_with=checked_with,
         not_checked="" if run is not None else f"onnxruntime is not installed ({ONNX_INSTALL})",
         parity=parity,
         tolerance=TOLERANCE,
     )
+
+
+def deploy_info(model: nn.Module, input_size: InputSize) -> dict[str, Any]:
+    """What an exported file needs beside its graph: the model and weights' names, the input
+    size it takes, how to prepare an image for it (resize the shorter side, centre crop,
+    interpolation, mean and std: the model's ``pretrained_cfg``, the crop being the input's
+    size and the resize scaled with it) and its class names (``"class 0"``... when the weights
+    carry none; none for a model without classifier)."""
+    cfg = resolve_data_config(model)
+    crop = input_size[-1]
+    names = class_names(model) if isinstance(model, ConvNet) and model.num_classes else []
+    weights = model.pretrained_cfg.weights if getattr(model, "pretrained_cfg", None) else ""
+    return {
+        "model": getattr(model, "model_name", "") or type(model).__name__,
+        "weights": Path(weights).name if weights and Path(weights).exists() else weights,
+        "input_size": list(input_size),
+        "resize": round(crop * cfg.resize / cfg.crop),
+        "crop": crop,
+        "interpolation": cfg.interpolation,
+        "mean": list(cfg.mean),
+        "std": list(cfg.std),
+        "classes": names,
+    }
 
 
 def _check_request(format: str, output: Path, opset: int | None) -> None:
@@ -248,8 +292,10 @@ def _write_onnx(
     dynamic_batch: bool,
     opset: int | None,
     name: str,
+    deploy: dict[str, Any],
 ) -> int:
-    """Translate ``program`` to ONNX, write it as one file and return its opset."""
+    """Translate ``program`` to ONNX, with ``deploy`` in its metadata_props (JSON values),
+    write it as one file and return its opset."""
     with _quiet():
         try:
             onnx_program = torch.onnx.export(
@@ -262,6 +308,7 @@ def _write_onnx(
             )
         except Exception as e:
             raise _failure(name, "onnx", dynamic_batch, e) from e
+    onnx_program.model.metadata_props.update({k: json.dumps(v) for k, v in deploy.items()})
     atomic_write(output, lambda tmp: onnx_program.save(tmp, external_data=False))
     return onnx_program.model.opset_imports[""]
 

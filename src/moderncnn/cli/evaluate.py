@@ -9,7 +9,7 @@ from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
 from moderncnn.cli.types import DEVICE, NON_NEGATIVE, POSITIVE, WEIGHTS, output
 from moderncnn.precision import AMP_CHOICES
-from moderncnn.train.evaluate import evaluate_weights
+from moderncnn.train.evaluate import SCORES, evaluate_weights
 from moderncnn.train.plots import plot_confusion
 from moderncnn.train.tta import TTA_MODES
 
@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "held-out validation split): top-1 / top-5 error, per-class accuracy, confusion matrix. "
         "The test split of an ImageFolder tree is test/, else val/: a tree holding only one of "
         "them (ImageNet's val/) will do; --split val and train need its train/. The weights' "
-        "classifier must be for the data's classes.",
+        "classifier must be for the data's classes, or for more: a folder of some of "
+        "ImageNet's classes (named by WordNet id, n01440764, or class name) is scored with "
+        "published ImageNet weights, the classes mapped onto theirs (--score).",
     )
     p.add_argument("model", help="registered model name")
     p.add_argument(
@@ -76,6 +78,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="score weights whose classifier is for another number of classes with a new, "
         "random one (errors near chance: for checking a pipeline, not the weights)",
     )
+    p.add_argument(
+        "--score",
+        choices=SCORES,
+        default="all",
+        help="weights for more classes than the data holds: score over all their classes (a "
+        "prediction of a class the data does not hold is an error; the default, as ImageNet's "
+        "published errors) or over the subset the data holds",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(func=run)
@@ -96,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         workers=args.workers,
         allow_new_head=args.allow_new_head,
+        score=args.score,
         progress=args.progress,
     )
     result, classes = ev.result, ev.classes
@@ -113,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
                 "folder": str(ev.folder) if ev.folder else None,
                 "crops": crops,
                 "new_head": ev.new_head,
+                "score": ev.score if ev.class_map else None,
+                "weights_classes": ev.weights_classes,
+                "scored": ev.scored() or None,
+                "outside": int(result.outside.sum()) if result.outside is not None else None,
                 "per_class_accuracy": dict(zip(classes, per_class, strict=True)),
             }
         )
@@ -124,6 +139,10 @@ def run(args: argparse.Namespace) -> int:
             f"  NEW, UNTRAINED CLASSIFIER ({', '.join(ev.new_head)}): the weights hold another "
             "number of classes (--allow-new-head); these errors score a random head"
         )
+    if ev.class_map:
+        print(f"  {ev.scored()}")
+        if result.outside is not None:
+            print(f"  {int(result.outside.sum())} predictions of classes the data does not hold")
     print(
         f"  top-1 error {result.top1_err:.2f}%   top-5 error {result.top5_err:.2f}%"
         f"   loss {result.loss:.4f}\n"

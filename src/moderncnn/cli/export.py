@@ -17,10 +17,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Export MODEL in eval mode to ONNX (.onnx) or a torch.export program "
         "(.pt2), written atomically; then run the file (onnxruntime, torch.export.load) on a "
         "random batch and print its largest difference from eager PyTorch. Exits 1 when a "
-        "difference exceeds 1e-4 of the logit range.",
+        "difference exceeds 1e-4 of the logit range. The input's preprocessing (resize, crop, "
+        "mean, std) and the class names go into the ONNX file's metadata_props, and into a "
+        "JSON file beside a .pt2.",
     )
     p.add_argument("model", help="registered model name")
-    p.add_argument("--weights", type=WEIGHTS, help=".safetensors (moderncnn) or .pth file")
+    p.add_argument(
+        "--weights",
+        type=WEIGHTS,
+        help=".safetensors (moderncnn) or .pth file, or published weights (IMAGENET1K_V1, "
+        "DEFAULT); their preprocessing and class names go into the exported file",
+    )
     p.add_argument("--format", required=True, metavar="{" + ",".join(FORMATS) + "}")
     p.add_argument(
         "--dynamic-batch",
@@ -64,6 +71,13 @@ def print_result(r: ExportResult) -> None:
     size = "x".join(map(str, r.input))
     batch = "batch (dynamic)" if r.dynamic_batch else f"{r.batch} (fixed)"
     print(f"  input: {batch} x {size}")
+    d = r.deploy
+    where = "in its metadata_props" if r.deploy_in == "metadata_props" else f"in {r.deploy_in}"
+    print(
+        f"  preprocessing and classes {where}: resize {d['resize']}, crop {d['crop']} "
+        f"{d['interpolation']}, mean {_floats(d['mean'])}, std {_floats(d['std'])}, "
+        f"{len(d['classes'])} class names"
+    )
     if r.fast:
         print(
             f"  fast: {r.bn_folded} of {r.bn_total} BatchNorm layers folded into the conv "
@@ -80,3 +94,7 @@ def print_result(r: ExportResult) -> None:
         )
     verdict = "OK" if r.ok else "FAILED"
     print(f"  parity {verdict}: tolerance {r.tolerance:.0e} of the logit range")
+
+
+def _floats(values: list[float]) -> str:
+    return "(" + ", ".join(f"{v:.4g}" for v in values) + ")"

@@ -12,6 +12,7 @@ from moderncnn.inspect import summarize
 from moderncnn.inspect.compare import DEFAULT_MODELS, WARMUP_RUNS, compare, plot_comparison
 from moderncnn.inspect.explain import worked_examples
 from moderncnn.inspect.history import ILSVRC_TOP5
+from moderncnn.models import model_info
 from moderncnn.validate import integer
 
 MAX_RUNS = 1000
@@ -113,8 +114,9 @@ def _dims(v: object) -> str:
 
 def run_summary(args: argparse.Namespace) -> int:
     s = summarize(args.model, args.input, args.depth)
+    options = model_info(args.model).options
     if args.json:
-        print_json(s.to_dict())
+        print_json(s.to_dict() | {"options": options})
         return 0
     print(f"{s.model} at {_dims(s.input)}, batch 1, eval mode\n{_LEGEND}\n")
     if s.layers:
@@ -142,6 +144,8 @@ def run_summary(args: argparse.Namespace) -> int:
         f"(jump {_dims(s.field and s.field.jump)}), activations {_bytes(s.activations)} "
         "(distinct layer outputs)"
     )
+    shown = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"
+    print(f"options (defaults; create_model(name, **options), train's model_kwargs): {shown}")
     return 0
 
 

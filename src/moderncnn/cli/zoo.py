@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "models",
         description="List registered models: family, year, depth, parameters of the "
         "inference network (and of training-only auxiliary heads), input size, torchvision "
-        "match and the error the paper reports.",
+        "match and the error the paper reports; --json adds each model's options and their "
+        "defaults (what create_model(name, **options) and train's model_kwargs take).",
     )
     p.add_argument("pattern", nargs="?", help="fnmatch filter, e.g. 'resnet*'")
     p.add_argument(
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
                 "top1_error": err.top1 if err else None,
                 "top5_error": err.top5 if err else None,
                 "error_variant": err.variant if err and err.variant else None,
+                "options": info.options,
             }
         )
     if args.json:

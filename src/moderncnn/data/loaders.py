@@ -443,6 +443,7 @@ def make_loader(
     augment: str = "none",
     crop: int = 224,
     ten_crop: bool = False,
+    resize: int | None = None,
     seed: int = 0,
     rank: int = 0,
     world: int = 1,
@@ -451,7 +452,9 @@ def make_loader(
     strict: bool = False,
     channels_last: bool = True,
 ) -> TensorLoader | FolderLoader:
-    """The loader for ``images`` (one of ``splits``' splits): on-device for small images."""
+    """The loader for ``images`` (one of ``splits``' splits): on-device for small images.
+    Large images are evaluated at the centre ``crop`` of the shorter side resized to ``resize``
+    (default: ImageNet's 256 for 224)."""
     stats = {"mean": splits.mean, "std": splits.std}
     common = dict(
         train=train, seed=seed, rank=rank, world=world, accum=accum, channels_last=channels_last
@@ -464,7 +467,8 @@ def make_loader(
         train_transform(augment, crop, **stats)
         if train
         else eval_transform(
-            DataConfig((3, crop, crop), round(crop * 256 / 224), crop, **stats), ten_crop
+            DataConfig((3, crop, crop), resize or round(crop * 256 / 224), crop, **stats),
+            ten_crop,
         )
     )
     return FolderLoader(

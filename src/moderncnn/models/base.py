@@ -24,7 +24,7 @@ import torch
 import torch.fx
 from torch import nn
 
-from moderncnn.errors import FeatureIndexError, InputShapeError
+from moderncnn.errors import FeatureIndexError, InputShapeError, ModernCNNError
 
 if TYPE_CHECKING:
     from moderncnn.models.pretrained import PretrainedCfg
@@ -63,11 +63,11 @@ class ConvNet(nn.Module):
     """Base class: ``num_classes``, ``in_chans``, the input check, timm's head and feature API.
 
     Each family declares its classifiers in ``classifier_widths`` (module path -> input
-    width, the main classifier first; ``num_features`` is the main one's); checkpoint
+    width, the main classifier first; ``head_hidden_size`` is the main one's); checkpoint
     loading, the fast path and :meth:`reset_classifier` use these instead of guessing.
     ``feature_info`` lists the feature stages, one ``dict(num_chs=..., reduction=...,
     module=...)`` each, in forward order; the last one's map is what ``forward_features``
-    returns.
+    returns, and its channels are ``num_features``.
     """
 
     #: Registered name, set by :func:`moderncnn.create_model` (empty when built by hand).
@@ -81,8 +81,10 @@ class ConvNet(nn.Module):
     #: (GoogLeNet's ``aux1``/``aux2``): not counted as the inference network's parameters,
     #: and their tensors in a weights file are dropped with a message when absent.
     aux_parts: tuple[str, ...] = ()
-    #: What the loaded weights came with (class names, input data config), set by
-    #: ``create_model(..., weights=...)``; None for freshly initialised weights.
+    #: timm's ``pretrained_cfg``: what the weights came with (their name, class names, input
+    #: data config), or for freshly initialised weights the model's own default (its input
+    #: size and the statistics of the data it was designed for); set by ``create_model``.
+    #: None only for a network built by hand.
     pretrained_cfg: PretrainedCfg | None = None
 
     def __init__(self, num_classes: int, in_chans: int) -> None:
@@ -94,9 +96,25 @@ class ConvNet(nn.Module):
 
     @property
     def num_features(self) -> int:
-        """Width of the pooled features the main classifier reads (timm's name); 0 when the
-        model declares no classifier."""
+        """Channels of the map ``forward_features`` returns (timm's meaning): the last feature
+        stage's. Pooled, they are what a new linear layer on ``forward_features`` reads."""
+        if self.feature_info:
+            return self.feature_info[-1]["num_chs"]
+        return self.head_hidden_size
+
+    @property
+    def head_hidden_size(self) -> int:
+        """Width of ``forward_head(x, pre_logits=True)`` (timm's name): the features the main
+        classifier reads. ``num_features`` for a single linear classifier; for AlexNet's and
+        VGG's fully connected stacks, fc7's output (4096; 1024 for ``alexnet_cifar``).
+        0 when the model declares no classifier."""
         return next(iter(self.classifier_widths.values()), 0)
+
+    @property
+    def first_conv(self) -> str:
+        """Module path of the convolution that reads the input (timm's ``first_conv``): the
+        layer whose weights are adapted when weights for other input channels load."""
+        return next(name for name, m in self.named_modules() if isinstance(m, nn.Conv2d))
 
     @property
     def _name(self) -> str:
@@ -111,7 +129,7 @@ class ConvNet(nn.Module):
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Pool and classify a feature map; ``pre_logits``: stop before the last linear layer
-        and return the (N, ``num_features``) features it reads."""
+        and return the (N, ``head_hidden_size``) features it reads."""
         raise NotImplementedError
 
     # -- timm's feature API ---------------------------------------------------------------
@@ -157,16 +175,27 @@ class ConvNet(nn.Module):
         self,
         x: torch.Tensor,
         indices: Indices = None,
+        norm: bool = False,
         stop_early: bool = False,
+        output_fmt: str = "NCHW",
         intermediates_only: bool = False,
     ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-        """timm's ``forward_intermediates``: ``(features, [map of each stage in indices])``,
-        or only the list with ``intermediates_only``.
+        """timm's ``forward_intermediates``, with its signature: ``(features, [map of each
+        stage in indices])``, or only the list with ``intermediates_only``.
 
         The maps are the outputs of the stages' modules (``feature_info``), caught by forward
         hooks during ``forward_features``. ``stop_early`` ends the pass at the last stage
         wanted (its hook raises): later stages do not run, and ``features`` is that map.
+        ``output_fmt``: "NCHW" (timm's CNNs take only this) or "NHWC" (the maps permuted;
+        ``features`` stays NCHW, as ``forward_features`` returns it). ``norm`` is accepted for
+        timm's signature and changes nothing: the networks with a final norm (pre-activation
+        ResNets, DenseNet) declare their last stage after it, so that map is normalised
+        already (timm's resnetv2 applies its final norm to the last map only when asked).
         """
+        if output_fmt not in ("NCHW", "NHWC"):
+            raise ModernCNNError(
+                f"{self._name}: output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}"
+            )
         take = self.feature_indices(indices)
         last = max(take)
         maps: dict[int, torch.Tensor] = {}
@@ -191,6 +220,8 @@ class ConvNet(nn.Module):
             for handle in handles:
                 handle.remove()
         intermediates = [maps[i] for i in take]
+        if output_fmt == "NHWC":
+            intermediates = [m.permute(0, 2, 3, 1) for m in intermediates]
         return intermediates if intermediates_only else (features, intermediates)
 
     # -- timm's head API -----------------------------------------------------------------
@@ -201,8 +232,8 @@ class ConvNet(nn.Module):
 
     def reset_classifier(self, num_classes: int) -> None:
         """New, freshly initialised classifiers (auxiliary ones too) for ``num_classes``
-        classes; ``0`` replaces them with ``nn.Identity`` so that ``forward`` returns the
-        pooled features (timm's convention)."""
+        classes; ``0`` replaces them with ``nn.Identity`` so that ``forward`` returns
+        ``forward_head(x, pre_logits=True)``, (N, ``head_hidden_size``) (timm's convention)."""
         like = next(self.parameters())  # the new layers' device and dtype
         for path, width in self.classifier_widths.items():
             new = (

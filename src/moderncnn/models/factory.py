@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -41,8 +42,12 @@ def create_model(
         name: a name from :func:`~moderncnn.models.registry.list_models`.
         num_classes: classifier outputs; ``None`` takes the weights' number of classes when
             ``weights`` are given, else the model's default (1000 for the ImageNet networks,
-            10 for the CIFAR ones).
-        in_chans: input channels.
+            10 for the CIFAR ones). ``0``: no classifier (timm's), so that ``forward`` returns
+            the pooled pre-logits features, (N, ``head_hidden_size``); with ``weights``, every
+            tensor but the classifier's loads.
+        in_chans: input channels. Weights for another number (3-channel ImageNet weights for
+            grey images) load with their first convolution adapted, as timm's
+            (:func:`moderncnn.checkpoint.adapt_input_conv`).
         weights: published weights (``"IMAGENET1K_V1"``, ``"DEFAULT"``,
             ``"ResNet50_Weights.IMAGENET1K_V2"`` or the enum member: downloaded into torch.hub's
             cache when not there, see :mod:`moderncnn.models.pretrained`), or a file: a
@@ -72,16 +77,19 @@ def create_model(
     tv_weights = None
     if weights is not None and published.is_weights_name(weights):
         tv_weights = published.resolve_weights(name, weights)  # type: ignore[arg-type]
-        options = {**published.weights_options(name), **options}
+        options = {**published.weights_options(name, in_chans), **options}
     elif weights is not None:  # a moderncnn file says which options built its network
         options = {**saved_options(weights), **options}
-    given_classes = num_classes is not None
+    given_classes = num_classes is not None and num_classes != 0
     if num_classes is None:
         num_classes = info.num_classes
-    if num_classes < 1 or in_chans < 1:
+    if num_classes < 0 or in_chans < 1:
         raise ModernCNNError(
-            f"{name}: num_classes and in_chans must be positive, got {num_classes}, {in_chans}"
+            f"{name}: num_classes must be 0 (no classifier) or more and in_chans positive, "
+            f"got {num_classes}, {in_chans}"
         )
+    head = num_classes  # 0: built with the default classifier, removed after loading
+    num_classes = num_classes or info.num_classes
     unknown = sorted(set(options) - set(info.options))
     if unknown:
         allowed = ", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "none"
@@ -95,9 +103,24 @@ def create_model(
     model.min_input_size = info.min_input_size
     if features_only:
         out_indices = model.feature_indices(out_indices)  # checked before any download
+    cfg = dataclasses.replace(published.default_cfg(name), num_classes=model.num_classes)
     if weights is not None:
-        _load_weights(model, weights, tv_weights, given_classes, new_head, progress)
-    return FeatureListNet(model, out_indices) if features_only else model
+        cfg = _load_weights(model, weights, tv_weights, given_classes, new_head, progress)
+    trained_classes = cfg.num_classes if cfg.num_classes is not None else model.num_classes
+    if head == 0:
+        model.reset_classifier(0)
+    model.pretrained_cfg = dataclasses.replace(
+        cfg,
+        data=cfg.data.for_channels(in_chans),
+        num_classes=trained_classes,
+        classifier=next(iter(model.classifier_widths), ""),
+        first_conv=model.first_conv,
+    )
+    if not features_only:
+        return model
+    features = FeatureListNet(model, out_indices)
+    features.pretrained_cfg = model.pretrained_cfg
+    return features
 
 
 def saved_options(weights: str | Path) -> dict[str, Any]:
@@ -116,8 +139,8 @@ def _load_weights(
     given_classes: bool,
     new_head: bool,
     progress: bool,
-) -> None:
-    """Load ``weights`` into ``model`` (see :func:`create_model`) and set its pretrained_cfg.
+) -> published.PretrainedCfg:
+    """Load ``weights`` into ``model`` (see :func:`create_model`) and return their config.
     The file is read once; without ``given_classes`` the model takes the number of classes of
     the file's main classifier, as timm does."""
     from moderncnn.checkpoint import load_state, read_weights
@@ -137,4 +160,4 @@ def _load_weights(
             model.model_name,
             tv_weights,
         )
-    model.pretrained_cfg = published.weights_cfg(model.model_name, tv_weights or path)
+    return published.weights_cfg(model.model_name, tv_weights or path)

@@ -8,13 +8,16 @@ published accuracy: nothing is copied here), downloaded only when asked, with to
 downloader, into torch.hub's cache (``$TORCH_HOME/hub/checkpoints``), and hash-checked as
 torchvision does. A file already in the cache is used as it is.
 
-Whatever the weights came from, the model carries a :class:`PretrainedCfg` (timm's
+Every model built by ``create_model`` carries a :class:`PretrainedCfg` (timm's
 ``pretrained_cfg``): the weights' name, their class names and the :class:`DataConfig` its
-inputs need (size, resize, crop, interpolation, mean and std).
+inputs need (size, resize, crop, interpolation, mean and std). Freshly initialised weights
+get the model's default: its registered input size and the statistics of the data set it was
+designed for (ImageNet's, or CIFAR-10's for the CIFAR networks), as timm's default configs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -32,6 +35,15 @@ if TYPE_CHECKING:
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: Per-channel mean and standard deviation of CIFAR-10's 50,000 training images (the original
+#: release), the usual normalisation of networks designed for CIFAR.
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+#: The registry's ``dataset`` -> (mean, std) of the data a network is designed for.
+DATASET_STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
+    "cifar10": (CIFAR10_MEAN, CIFAR10_STD),
+}
 #: ``IMAGENET1K_V1``, ``DEFAULT`` or ``ResNet50_Weights.IMAGENET1K_V2``: a published weights
 #: name, not a file.
 _WEIGHTS_NAME = re.compile(r"^(?:\w+_Weights\.)?(?:DEFAULT|[A-Z][A-Z0-9_]*)$")
@@ -54,24 +66,87 @@ class DataConfig:
     std: tuple[float, ...] = IMAGENET_STD
 
     @classmethod
-    def default(cls, input_size: tuple[int, int, int]) -> DataConfig:
+    def default(cls, input_size: tuple[int, int, int], dataset: str = "imagenet") -> DataConfig:
         """ImageNet's convention for a network's input size: shorter side 256 for 224 crops;
-        small (CIFAR) inputs are resized to the crop itself."""
+        small (CIFAR) inputs are resized to the crop itself. Mean and std are those of
+        ``dataset`` (:data:`DATASET_STATS`), adapted to ``input_size``'s channels
+        (:meth:`for_channels`)."""
         crop = input_size[-1]
         resize = crop if crop <= 64 else round(crop * 256 / 224)
-        return cls(tuple(input_size), resize, crop)  # type: ignore[arg-type]
+        mean, std = DATASET_STATS.get(dataset, (IMAGENET_MEAN, IMAGENET_STD))
+        cfg = cls((3, input_size[1], crop), resize, crop, "bilinear", mean, std)
+        return cfg.for_channels(input_size[0])
+
+    @property
+    def crop_pct(self) -> float:
+        """timm's ``crop_pct``: the crop over the resized shorter side (224 / 256 = 0.875)."""
+        return self.crop / self.resize
+
+    def for_channels(self, in_chans: int) -> DataConfig:
+        """This config for inputs of ``in_chans`` channels, as weights adapted to them expect
+        (:func:`moderncnn.checkpoint.adapt_input_conv`): one channel takes the mean of the
+        three channels' statistics (grey images); more or other channel counts cycle
+        through them (R, G, B, R...)."""
+        if in_chans == len(self.mean) == self.input_size[0]:
+            return self
+        if in_chans == 1:
+            mean = (sum(self.mean) / len(self.mean),)
+            std = (sum(self.std) / len(self.std),)
+        else:
+            mean = tuple(self.mean[i % len(self.mean)] for i in range(in_chans))
+            std = tuple(self.std[i % len(self.std)] for i in range(in_chans))
+        size = (in_chans, *self.input_size[1:])
+        return DataConfig(size, self.resize, self.crop, self.interpolation, mean, std)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
 class PretrainedCfg:
-    """What a model's weights came with: their name (or file), class names, input data config,
-    and for published weights their URL and published metrics (e.g. ``{"acc@1": 80.858}``)."""
+    """What a model's weights came with: their name (or file; "" for freshly initialised
+    weights), class names, input data config, and for published weights their URL and
+    published metrics (e.g. ``{"acc@1": 80.858}``). ``num_classes`` is the number of classes
+    the weights' classifier was trained for (the model's own for fresh weights),
+    ``classifier`` and ``first_conv`` the module paths of the main classifier and of the
+    convolution that reads the input (timm's keys; ``create_model`` fills them in).
+
+    ``cfg["mean"]``, ``cfg.get("input_size")`` and :meth:`to_dict` give timm's flat keys."""
 
     weights: str
     data: DataConfig
     classes: list[str] | None = None
     url: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    num_classes: int | None = None
+    classifier: str = ""
+    first_conv: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """timm's ``pretrained_cfg`` keys (input_size, interpolation, crop_pct, crop_mode,
+        mean, std, num_classes, classifier, first_conv), then this project's (weights,
+        resize, crop, classes, url, metrics)."""
+        d = self.data
+        return {
+            "input_size": d.input_size,
+            "interpolation": d.interpolation,
+            "crop_pct": d.crop_pct,
+            "crop_mode": "center",
+            "mean": d.mean,
+            "std": d.std,
+            "num_classes": self.num_classes,
+            "classifier": self.classifier,
+            "first_conv": self.first_conv,
+            "weights": self.weights,
+            "resize": d.resize,
+            "crop": d.crop,
+            "classes": self.classes,
+            "url": self.url,
+            "metrics": dict(self.metrics),
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
 
 
 def is_weights_name(weights: object) -> bool:
@@ -125,8 +200,13 @@ def resolve_weights(name: str, weights: str | WeightsEnum) -> WeightsEnum:
         ) from None
 
 
-def weights_options(name: str) -> dict[str, Any]:
-    """Options torchvision's builder sets with published weights (user options win)."""
+def weights_options(name: str, in_chans: int = 3) -> dict[str, Any]:
+    """Options torchvision's builder sets with published weights (user options win).
+    GoogLeNet's ``transform_input`` rescales RGB channels, so it is left out for ``in_chans``
+    other than 3 (the first conv's weights are adapted instead:
+    :func:`moderncnn.checkpoint.adapt_input_conv`)."""
+    if in_chans != 3:
+        return {}
     return dict(_WEIGHTS_OPTIONS.get(model_info(name).torchvision or "", {}))
 
 
@@ -173,27 +253,53 @@ def torchvision_cfg(weights: WeightsEnum) -> PretrainedCfg:
         (3, crop, crop), resize, crop, t.interpolation.value, tuple(t.mean), tuple(t.std)
     )
     metrics = next(iter(weights.meta.get("_metrics", {}).values()), {})
+    categories = weights.meta.get("categories")
     return PretrainedCfg(
         f"{type(weights).__name__}.{weights.name}",
         data,
-        list(weights.meta["categories"]) if weights.meta.get("categories") else None,
+        list(categories) if categories else None,
         weights.url,
         {k: v for k, v in metrics.items() if v == v},  # NaN: not measured (feature weights)
+        len(categories) if categories else None,
     )
+
+
+def published_file(name: str, path: str | Path) -> WeightsEnum | None:
+    """The published weights of model ``name`` whose file ``path`` is, told by its file name
+    (torchvision's, with its SHA-256 prefix: ``resnet50-0676ba61.pth``), or None."""
+    enum = weights_enum(name)
+    filename = Path(path).name
+    return next((w for w in enum or () if os.path.basename(urlparse(w.url).path) == filename), None)
+
+
+def default_cfg(name: str, in_chans: int | None = None) -> PretrainedCfg:
+    """The :class:`PretrainedCfg` of registered model ``name`` with freshly initialised weights:
+    its input size and the statistics of the data set it was designed for (timm's default
+    config), for ``in_chans`` input channels (default: the registered ones)."""
+    info = model_info(name)
+    size = info.input_size if in_chans is None else (in_chans, *info.input_size[1:])
+    return PretrainedCfg("", DataConfig.default(size, info.dataset), num_classes=info.num_classes)
 
 
 def file_cfg(name: str, path: str | Path, metadata: dict[str, Any]) -> PretrainedCfg:
     """The :class:`PretrainedCfg` of a weights file: a moderncnn ``.safetensors`` file carries
-    the class names and normalisation of the data it was trained on; other files carry none,
-    and the model's default data config applies."""
-    data = DataConfig.default(model_info(name).input_size)
+    the class names and normalisation of the data it was trained on; a torchvision file under
+    its published name (``resnet50-0676ba61.pth``) has its published config; other files carry
+    none, and the model's default data config applies."""
+    if not metadata and (published := published_file(name, path)) is not None:
+        return dataclasses.replace(torchvision_cfg(published), weights=str(path))
+    info = model_info(name)
+    data = DataConfig.default(info.input_size, info.dataset)
     if "mean" in metadata and "std" in metadata:
         data = DataConfig(
             data.input_size, data.resize, data.crop, data.interpolation,
             tuple(metadata["mean"]), tuple(metadata["std"]),
         )  # fmt: skip
     classes = metadata.get("classes")
-    return PretrainedCfg(str(path), data, list(classes) if classes else None)
+    saved = metadata.get("num_classes")
+    num_classes = saved if isinstance(saved, int) else len(classes) if classes else None
+    return PretrainedCfg(str(path), data, list(classes) if classes else None,
+                         num_classes=num_classes)  # fmt: skip
 
 
 def weights_cfg(name: str, weights: str | Path | WeightsEnum) -> PretrainedCfg:

@@ -129,7 +129,8 @@ class TrainConfig:
         default="none",
     )
     model_kwargs: dict[str, Any] = _opt(
-        "the model's other options (`moderncnn models --json`: options), e.g. lrn=false "
+        "the model's other options (`moderncnn models NAME --json` or `moderncnn summary NAME` "
+        "list them), e.g. lrn=false "
         "width=0.5; a recipe's table {lrn = false}",
         default_factory=dict,
     )

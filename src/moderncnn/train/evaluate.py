@@ -1,6 +1,12 @@
 """Evaluation as the papers did it: top-1 / top-5 error of the centre crop or of the
 AlexNet paper's ten crops (softmax averaged over the four corners, the centre and their
-flips, Krizhevsky et al. 2012, Sec. 4.1), per-class accuracy and the confusion matrix."""
+flips, Krizhevsky et al. 2012, Sec. 4.1), per-class accuracy and the confusion matrix.
+
+Weights trained on more classes than a data set holds (published ImageNet weights on a folder
+of 100 ImageNet classes) are scored on the data's classes, mapped onto the weights' by WordNet
+id or class name (:mod:`moderncnn.data.imagenet`): over all the weights' classes (a prediction
+outside the data's counts as an error, as ImageNet's published errors) or over the data's
+classes only."""
 
 from __future__ import annotations
 
@@ -17,10 +23,11 @@ from torch import nn
 
 from moderncnn.checkpoint import load_state, read_metadata, read_weights
 from moderncnn.data import Splits, find_dataset, load_splits, make_loader
+from moderncnn.data.imagenet import ClassMap, imagenet_categories, match_classes
 from moderncnn.data.sources import limit as subset
 from moderncnn.data.sources import split_folder, split_folders
 from moderncnn.errors import DataError
-from moderncnn.models import create_model
+from moderncnn.models import create_model, model_info
 from moderncnn.models.factory import saved_options
 from moderncnn.models.pretrained import weights_cfg, weights_file
 from moderncnn.precision import AMP_DTYPES, resolve_amp
@@ -34,18 +41,22 @@ log = logging.getLogger("moderncnn")
 
 @dataclass
 class EvalResult:
-    """Mean loss, top-1 / top-5 error (%) over ``n`` images and the (true, predicted) counts."""
+    """Mean loss, top-1 / top-5 error (%) over ``n`` images and the (true, predicted) counts.
+    When the model has more outputs than the data has classes, ``outside`` counts, per true
+    class, the predictions of none of the data's classes (None otherwise)."""
 
     loss: float
     top1_err: float
     top5_err: float
     n: int
     confusion: torch.Tensor
+    outside: torch.Tensor | None = None
 
     def per_class_accuracy(self) -> list[float]:
         """Accuracy (%) of each true class (NaN for a class with no image)."""
         c = self.confusion.double()
-        return (100 * c.diagonal() / c.sum(1)).tolist()
+        total = c.sum(1) + (self.outside.double() if self.outside is not None else 0)
+        return (100 * c.diagonal() / total).tolist()
 
     def to_dict(self) -> dict[str, float]:
         return {
@@ -75,16 +86,22 @@ def evaluate(
     *,
     progress: bool = False,
     desc: str = "evaluating",
+    outputs: int | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` on ``(images, labels)`` batches; images of shape (N, K, C, H, W) are
     K crops per image whose softmax outputs are averaged. Sums over DDP ranks. ``amp``: as
     :func:`moderncnn.precision.resolve_amp` resolves it on ``device``.
 
+    ``outputs``: the model's number of logits when more than the ``num_classes`` of the labels
+    (the data's classes first, see :class:`ClassSubset`); top-5 is then among all of them, and
+    predictions past ``num_classes`` are counted in ``EvalResult.outside``.
     ``progress`` shows a bar labelled ``desc`` (see :func:`moderncnn.progress.progress`)."""
     amp = resolve_amp(amp, device)
     was_training = model.training
     model.eval()
-    meter = Meter(device, num_classes)
+    extra = outputs is not None and outputs > num_classes
+    width = num_classes + 1 if extra else num_classes  # one column for "outside"
+    meter = Meter(device, outputs if extra else num_classes)
     pairs = []  # true * C + predicted, kept on the device until the end
     total = len(batches) if isinstance(batches, Sized) else None
     for x, y in show_progress(batches, total=total, desc=desc, unit="batch", enabled=progress):
@@ -97,30 +114,81 @@ def evaluate(
         else:
             log_probs = logits.log_softmax(1)
         meter.update(F.nll_loss(log_probs, y), log_probs, y)
-        pairs.append(y * num_classes + log_probs.argmax(1))
+        pairs.append(y * width + log_probs.argmax(1).clamp(max=width - 1))
     meter.all_reduce()
     # bincount on the CPU: CUDA's has no deterministic implementation
     flat = torch.cat(pairs).cpu() if pairs else torch.zeros(0, dtype=torch.int64)
-    confusion = torch.bincount(flat, minlength=num_classes * num_classes)
+    confusion = torch.bincount(flat, minlength=num_classes * width)
     if dist.is_available() and dist.is_initialized():
         confusion = confusion.to(device)
         dist.all_reduce(confusion)
     model.train(was_training)
     r = meter.result()
-    cm = confusion.view(num_classes, num_classes).cpu()
-    return EvalResult(r["loss"], r["top1_err"], r["top5_err"], int(cm.sum()), cm)
+    cm = confusion.view(num_classes, width).cpu()
+    outside = cm[:, num_classes].clone() if extra else None
+    cm = cm[:, :num_classes].contiguous()
+    n = int(cm.sum()) + (int(outside.sum()) if outside is not None else 0)
+    return EvalResult(r["loss"], r["top1_err"], r["top5_err"], n, cm, outside)
+
+
+class ClassSubset(nn.Module):
+    """``model``'s logits for the data's classes: output ``index[i]`` as column ``i``, then, with
+    ``keep_rest``, the model's other outputs (scoring over all its classes)."""
+
+    def __init__(self, model: nn.Module, index: list[int], outputs: int, keep_rest: bool) -> None:
+        super().__init__()
+        self.model = model
+        rest = sorted(set(range(outputs)) - set(index)) if keep_rest else []
+        self.register_buffer("order", torch.tensor(index + rest), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).index_select(1, self.order)
+
+
+#: How weights trained on more classes than the data holds are scored (``--score``).
+SCORES = ("all", "subset")
 
 
 @dataclass
 class WeightsEvaluation:
     """What :func:`evaluate_weights` measured: the result, its split and classes, the split's
-    folder (ImageFolder trees; None for CIFAR) and the classifier keys left untrained."""
+    folder (ImageFolder trees; None for CIFAR) and the classifier keys left untrained.
+
+    When the data's classes were mapped onto the weights' (``class_map``), ``score`` says over
+    which classes: "all" the weights' (``weights_classes``) or the data's "subset"."""
 
     result: EvalResult
     split: str
     classes: list[str]
     folder: Path | None
     new_head: list[str]
+    class_map: ClassMap | None = None
+    score: str = "all"
+    #: The classes' names taken as ImageNet-1k's for weights that carry none (a .pth file of
+    #: 1000 classes for an ImageNet network).
+    assumed_imagenet: bool = False
+
+    @property
+    def weights_classes(self) -> int | None:
+        return self.class_map.outputs if self.class_map else None
+
+    def scored(self) -> str:
+        """Over which classes the errors are, in words ("" when the classes are the data's)."""
+        if self.class_map is None:
+            return ""
+        k, n = len(self.classes), self.class_map.outputs
+        how = f"classes matched by {self.class_map.matched_by}"
+        if self.assumed_imagenet:
+            how += " (the weights carry no class names: taken as ImageNet-1k's)"
+        if self.score == "all":
+            return (
+                f"scored over all {n} classes of the weights: a prediction of a class the data "
+                f"does not hold is an error (--score subset: the data's {k} only); {how}"
+            )
+        return (
+            f"scored over the data's {k} classes only (the weights' other {n - k} logits left "
+            f"out; --score all: all {n}); {how}"
+        )
 
 
 def evaluate_weights(
@@ -138,6 +206,7 @@ def evaluate_weights(
     cache_dir: str | Path | None = None,
     workers: int = 2,
     allow_new_head: bool = False,
+    score: str = "all",
     progress: bool = True,
 ) -> WeightsEvaluation:
     """Evaluate a weights file on ``split``: 'test' (an ImageFolder tree's ``test/``, else
@@ -151,9 +220,19 @@ def evaluate_weights(
     ``weights`` may also name published weights (``IMAGENET1K_V1``, ``DEFAULT``...), which
     bring their own normalisation and input size. ``tta`` ('flip', 'flip-translate')
     averages logits over views of each image (:mod:`moderncnn.train.tta`).
+
+    Weights for more classes than the data holds, or for the same classes in another order,
+    are scored on the data's classes mapped onto theirs (:func:`match_classes`: by WordNet id
+    for ImageNet-1k's classes, else by class name), ``score`` "all" (over every class of the
+    weights; the default) or "subset" (over the data's classes only). The weights' class names
+    are their categories (published weights, a torchvision file under its published name, a
+    moderncnn file's ``classes``); a file without them whose classifier has 1000 classes, for an
+    ImageNet network, is taken to have ImageNet-1k's.
     """
     if ten_crop and tta != "none":
         raise DataError("--ten-crop already averages over flips and crops; drop --tta")
+    if score not in SCORES:
+        raise DataError(f"score must be one of {', '.join(SCORES)}, got {score!r}")
     dev = parse_device(device)
     amp = resolve_amp(amp, dev)
     cfg = weights_cfg(model_name, weights)  # published weights: from their enum, no download
@@ -184,6 +263,12 @@ def evaluate_weights(
     trained = meta.get("classes")
     if trained and len(trained) == len(splits.classes):  # another count: load_weights says so
         _check_class_names(weights, trained, splits)
+    options = saved_options(weights)
+    outputs = _classifier_outputs(model_name, state, options)
+    categories, assumed = _categories(model_name, cfg.classes, outputs)
+    class_map = None
+    if categories is not None and outputs is not None and trained != splits.classes:
+        class_map = _class_map(weights, splits.classes, categories, outputs, allow_new_head)
     crop = cfg.data.crop
     if cfg.url is not None or "mean" in meta:  # the weights' normalisation, where known
         splits = dataclasses.replace(splits, mean=cfg.data.mean, std=cfg.data.std)
@@ -192,20 +277,77 @@ def evaluate_weights(
         raise DataError(f"no {split} split (val needs a held-out size > 0)")
     if held:  # a fixed random subset of the run's split, not another split
         images = subset(images, limit)
-    model = create_model(model_name, num_classes=len(splits.classes), **saved_options(weights))
-    new_head = load_state(model, state, saved, weights, new_head=allow_new_head)
-    model.to(dev, memory_format=torch.channels_last)
+    k = len(splits.classes)
+    model = create_model(
+        model_name, num_classes=outputs if class_map else len(splits.classes), **options
+    )
+    new_head = load_state(model, state, saved, weights, new_head=allow_new_head and not class_map)
+    scored: nn.Module = model
+    if class_map is not None:
+        scored = ClassSubset(model, class_map.index, class_map.outputs, score == "all")
+    scored.to(dev, memory_format=torch.channels_last)
     loader = make_loader(
-        splits, images, batch_size, dev, crop=crop, ten_crop=ten_crop, workers=workers
-    )
-    net = TestTimeAugmentation(model, tta) if tta != "none" else model
+        splits, images, batch_size, dev, crop=crop, resize=cfg.data.resize, ten_crop=ten_crop,
+        workers=workers,
+    )  # fmt: skip
+    net = TestTimeAugmentation(scored, tta) if tta != "none" else scored
     result = evaluate(
-        net, loader, len(splits.classes), dev, amp, progress=progress, desc=f"evaluating {split}"
-    )
+        net, loader, k, dev, amp, progress=progress, desc=f"evaluating {split}",
+        outputs=class_map.outputs if class_map and score == "all" else None,
+    )  # fmt: skip
     folder = None
     if source.kind == "folder":
         folder = split_folder(source, "test" if split == "test" else "train")
-    return WeightsEvaluation(result, split, splits.classes, folder, new_head)
+    assumed = assumed and class_map is not None
+    return WeightsEvaluation(
+        result, split, splits.classes, folder, new_head, class_map, score, assumed
+    )
+
+
+def _classifier_outputs(
+    model_name: str, state: dict[str, torch.Tensor], options: dict
+) -> int | None:
+    """Classes of the main classifier in ``state`` (None when it has none)."""
+    with torch.device("meta"):
+        path = next(iter(create_model(model_name, **options).classifier_widths), None)
+    found = state.get(f"{path}.weight", state.get(f"module.{path}.weight"))
+    return int(found.shape[0]) if found is not None else None
+
+
+def _categories(
+    model_name: str, classes: list[str] | None, outputs: int | None
+) -> tuple[list[str] | None, bool]:
+    """The weights' class names, and whether they are assumed: ImageNet-1k's for a 1000-class
+    classifier of an ImageNet network that carries no names."""
+    if classes is not None:
+        return (classes, False) if len(classes) == outputs else (None, False)
+    if outputs == 1000 and model_info(model_name).dataset == "imagenet":
+        return imagenet_categories(), True
+    return None, False
+
+
+def _class_map(
+    weights: str | Path,
+    data: list[str],
+    categories: list[str],
+    outputs: int,
+    allow_new_head: bool,
+) -> ClassMap | None:
+    """The data's classes mapped onto the weights' when their count or order differs; None
+    where they are the same (or, with ``allow_new_head``, do not map: a new head is scored)."""
+    try:
+        found = match_classes(data, categories)
+    except DataError as e:
+        if len(data) == outputs:
+            return None  # the same number: scored in folder order, as before any mapping
+        if allow_new_head:
+            return None
+        raise DataError(
+            f"{str(weights)!r} holds a classifier for {outputs} classes and the data has "
+            f"{len(data)}, which cannot be mapped onto them: {e}. To check a pipeline rather "
+            "than the weights, score a new, untrained classifier (--allow-new-head)"
+        ) from None
+    return None if found.identity else found
 
 
 def run_split(
