@@ -113,13 +113,16 @@ def time_alternating(
     return times
 
 
-def _train_step(
+def train_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     x: torch.Tensor,
     y: torch.Tensor,
     dtype: torch.dtype,
 ) -> Callable[[], None]:
+    """One training step of ``model`` on the batch ``(x, y)`` (autocast to ``dtype`` unless
+    fp32), as a function to time."""
+
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
@@ -208,11 +211,11 @@ def bench(
             ref_model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4, fused=fused and best
         )
         step_model = torch.compile(ours_model) if compile else ours_model
-        ours_fn = _train_step(step_model, opt_ours, x_cl, y, chosen)
+        ours_fn = train_step(step_model, opt_ours, x_cl, y, chosen)
         ref_dtype = chosen if best else torch.float32
-        ref_fn = _train_step(ref_model, opt_ref, x_ref, y, ref_dtype)
+        ref_fn = train_step(ref_model, opt_ref, x_ref, y, ref_dtype)
         ref_desc += f" {_settings(ref_dtype, best)}" + (", fused SGD" if best else "")
-        flops = _flops(_train_step(ref_model, opt_ref, x, y, torch.float32))
+        flops = _flops(train_step(ref_model, opt_ref, x, y, torch.float32))
         desc = f"channels_last, fused SGD, {_dtype_name(chosen)}" + (
             ", compiled" if compile else ""
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from moderncnn.bench import _train_step, time_alternating
+from moderncnn.bench import time_alternating, train_step
 from moderncnn.experiments.runner import PlannedRun, plan
 from moderncnn.experiments.spec import Experiment
 from moderncnn.models import create_model
@@ -47,7 +47,7 @@ def train_rate(run: PlannedRun, steps: int = 3) -> float:
     x = torch.randn(cfg.batch_size, 3, 32, 32).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (cfg.batch_size,))
     dtype = AMP_DTYPES[resolve_amp(cfg.amp, device)]
-    step = _train_step(model, optimizer, x, y, dtype)
+    step = train_step(model, optimizer, x, y, dtype)
     times = time_alternating([step], runs=steps, device=device, min_run_s=1.0)[0]
     return cfg.batch_size / statistics.median(times)
 
