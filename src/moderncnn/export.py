@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 import logging
 import math
 import re
@@ -43,7 +42,7 @@ from moderncnn.data.config import resolve_data_config
 from moderncnn.errors import ExportError
 from moderncnn.fast import fold_conv_bn
 from moderncnn.inspect.probe import InputSize
-from moderncnn.io import atomic_write
+from moderncnn.io import atomic_write, to_json
 from moderncnn.models import ConvNet, create_model, model_info
 from moderncnn.predict import class_names
 from moderncnn.validate import output_file
@@ -186,7 +185,7 @@ def export(
     else:
         atomic_write(output, lambda tmp: torch.export.save(program, tmp), suffix=".pt2")
         sidecar = output.with_suffix(".json")
-        atomic_write(sidecar, lambda tmp: Path(tmp).write_text(json.dumps(deploy, indent=2)))
+        atomic_write(sidecar, lambda tmp: Path(tmp).write_text(to_json(deploy, indent=2)))
         run = torch.export.load(output).module()
         checked_with = f"torch.export.load (torch {torch.__version__})"
         deploy_in = str(sidecar)
@@ -308,7 +307,7 @@ def _write_onnx(
             )
         except Exception as e:
             raise _failure(name, "onnx", dynamic_batch, e) from e
-    onnx_program.model.metadata_props.update({k: json.dumps(v) for k, v in deploy.items()})
+    onnx_program.model.metadata_props.update({k: to_json(v) for k, v in deploy.items()})
     atomic_write(output, lambda tmp: onnx_program.save(tmp, external_data=False))
     return onnx_program.model.opset_imports[""]
 
