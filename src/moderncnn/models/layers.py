@@ -22,21 +22,31 @@ def activation(name: str, inplace: bool = True) -> nn.Module:
     return cls(inplace=True) if cls is nn.ReLU and inplace else cls()
 
 
-class LocalResponseNorm(nn.LocalResponseNorm):
-    """``nn.LocalResponseNorm`` (same arguments, attributes and result) computed without its
-    3-D average pool: the sum of squares over ``size`` neighbouring channels is one 1x1
+@torch.fx.wrap  # one call in a traced graph (fx, create_feature_extractor): it branches on rank
+def local_response_norm(
+    x: torch.Tensor, size: int, alpha: float, beta: float, k: float
+) -> torch.Tensor:
+    """:func:`torch.nn.functional.local_response_norm` of an NCHW ``x`` without its 3-D
+    average pool: the sum of squares over ``size`` neighbouring channels is one 1x1
     convolution by a banded channel matrix, and the division a multiplication by a power.
-    Training steps through it ran about 2x faster on a CPU (benchmarks/lrn_speed.py,
-    docs/benchmarks.md). A subclass, so code that looks for LRN layers finds it."""
+    Other ranks: PyTorch's own."""
+    if x.dim() != 4:
+        return F.local_response_norm(x, size, alpha, beta, k)
+    channels = torch.arange(x.shape[1], device=x.device)
+    offset = channels[None, :] - channels[:, None]  # input channel - output channel
+    band = (offset >= -(size // 2)) & (offset <= (size - 1) // 2)
+    weight = (band.to(x.dtype) * (alpha / size))[:, :, None, None]
+    return x * (F.conv2d(x * x, weight) + k).pow(-beta)
+
+
+class LocalResponseNorm(nn.LocalResponseNorm):
+    """``nn.LocalResponseNorm`` (same arguments, attributes and result) computed by
+    :func:`local_response_norm`. Training steps through it ran about 2x faster on a CPU
+    (benchmarks/lrn_speed.py, docs/benchmarks.md). A subclass, so code that looks for LRN
+    layers finds it."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:  # the 3-D and 5-D cases: PyTorch's own
-            return super().forward(x)
-        channels = torch.arange(x.shape[1], device=x.device)
-        offset = channels[None, :] - channels[:, None]  # input channel - output channel
-        band = (offset >= -(self.size // 2)) & (offset <= (self.size - 1) // 2)
-        weight = (band.to(x.dtype) * (self.alpha / self.size))[:, :, None, None]
-        return x * (F.conv2d(x * x, weight) + self.k).pow(-self.beta)
+        return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
 
 
 def paper_lrn(size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0) -> nn.Module:
