@@ -334,8 +334,8 @@ def test_cost_counts_runs_and_images(monkeypatch) -> None:
 
     monkeypatch.setattr(cost, "train_rate", lambda run: 1000.0)
     relu = cost.estimate(EXPERIMENTS["relu_vs_tanh"], "quick")
-    assert [(c.runs, c.images) for c in relu] == [(6, 500_000), (6, 500_000)]
-    assert relu[0].minutes == pytest.approx(6 * 500 / 60)
+    assert [(c.runs, c.images) for c in relu] == [(6, 200_000), (6, 200_000)]  # 20 x 10,000
+    assert relu[0].minutes == pytest.approx(6 * 200 / 60)
     deg = cost.estimate(EXPERIMENTS["degradation"], "quick", seeds=2)
     assert {(c.runs, c.images) for c in deg} == {(2, ARCH_ITERATIONS * 128)}
     options = cost.estimate(EXPERIMENTS["residual_options"], "quick")
