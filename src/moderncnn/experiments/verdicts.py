@@ -57,14 +57,20 @@ def paired(first: ArmResult, second: ArmResult, log: bool = False) -> list[float
     return [math.log(b[s] / a[s]) if log else b[s] - a[s] for s in seeds]
 
 
-def read(interval: Interval | None, low_ok: float = 0.0, high_bad: float = 0.0) -> str:
-    """Supported when the whole interval is above ``low_ok``, not supported when it is below
-    ``high_bad``, inconclusive otherwise (or without an interval)."""
+def read(interval: Interval | None) -> str:
+    """Supported when the whole interval is above 0, not supported when it is below 0,
+    inconclusive otherwise (or without an interval)."""
     if interval is None:
         return "inconclusive"
-    if interval.low > low_ok:
+    return below(Interval(-interval.mean, -interval.high, -interval.low, interval.n), 0.0)
+
+
+def below(interval: Interval, bound: float) -> str:
+    """Supported when the whole interval is below ``bound``, not supported when it is above
+    it, inconclusive otherwise."""
+    if interval.high < bound:
         return "supported"
-    if interval.high < high_bad:
+    if interval.low > bound:
         return "not supported"
     return "inconclusive"
 
@@ -133,13 +139,7 @@ class NoWorse:
         ci = t_interval(paired(r, a))
         if ci is None:
             return _part("inconclusive", _missing(a, r))
-        status = (
-            "supported"
-            if ci.high < self.margin
-            else "not supported"
-            if ci.low > self.margin
-            else "inconclusive"
-        )
+        status = below(ci, self.margin)
         text = (
             f"{a.label} {a.mean:.2f} vs {r.label} {r.mean:.2f} {unit}: difference {ci} "
             f"({_seeds(ci)}), margin of no loss {self.margin:g}"
@@ -259,13 +259,7 @@ class Below:
         ci = t_interval([a.by_seed[s] for s in sorted(a.by_seed)])
         if ci is None:
             return _part("inconclusive", _missing(a))
-        status = (
-            "supported"
-            if ci.high < self.bound
-            else "not supported"
-            if ci.low > self.bound
-            else "inconclusive"
-        )
+        status = below(ci, self.bound)
         text = (
             f"{a.label}: {unit} {ci.mean:.1f} [{ci.low:.1f}, {ci.high:.1f}] ({_seeds(ci)}) "
             f"against {self.bound:.1f}, {self.what}"

@@ -20,14 +20,14 @@ RANDOM_WEIGHTS = "random weights (fresh initialisation, not trained)"
 
 
 def weights_label(model: nn.Module) -> str:
-    """The weights ``model`` holds: their name or file (``pretrained_cfg``, set when
-    ``create_model`` loads them), else :data:`RANDOM_WEIGHTS`."""
+    """The weights ``model`` holds: their name or file (``pretrained_cfg.weights``, set when
+    ``create_model`` loads them; "" for a fresh network), else :data:`RANDOM_WEIGHTS`."""
     cfg = getattr(model, "pretrained_cfg", None)
-    return RANDOM_WEIGHTS if cfg is None else str(cfg.weights)
+    return str(cfg.weights) if cfg is not None and cfg.weights else RANDOM_WEIGHTS
 
 
 def is_random(model: nn.Module) -> bool:
-    return getattr(model, "pretrained_cfg", None) is None
+    return weights_label(model) == RANDOM_WEIGHTS
 
 
 def png_bytes(fig: Figure, dpi: int = 80) -> bytes:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 from collections.abc import Sequence
 from importlib.resources import files as package_files
@@ -43,6 +42,7 @@ from moderncnn.inspect.erf import (
 )
 from moderncnn.inspect.pictures import is_random, weights_label
 from moderncnn.inspect.summary import Layer, summarize
+from moderncnn.io import to_json
 from moderncnn.models.base import ConvNet
 from moderncnn.models.registry import model_info
 from moderncnn.predict import class_names
@@ -315,7 +315,7 @@ def page_data(
 def render(data: dict[str, Any]) -> str:
     """The page's HTML: the template with ``data`` inlined as JSON."""
     template = package_files("moderncnn.inspect").joinpath("view.html").read_text("utf-8")
-    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    payload = to_json(data, separators=(",", ":")).replace("</", "<\\/")
     return template.replace("/*DATA*/null", payload).replace("{{title}}", data["model"])
 
 
