@@ -38,7 +38,7 @@ from moderncnn.experiments.verdicts import (
 )
 
 #: One width policy for every experiment at smoke and quick: the CIFAR versions of the three
-#: ImageNet-era families keep ImageNet's channel counts (AlexNet 7M, VGG-13 9M, GoogLeNet 6M
+#: ImageNet-era families keep ImageNet's channel counts (AlexNet 5.9M, VGG-13 9.4M, GoogLeNet 5.9M
 #: parameters), so they train at a quarter of their widths; ResNet-20 and DenseNet-BC-40 are
 #: CIFAR networks as their papers define them and train as they are.
 NARROW: dict[str, dict[str, Any]] = {
