@@ -47,8 +47,8 @@ NARROW: dict[str, dict[str, Any]] = {
     "googlenet_cifar": {"width": 0.25},
 }
 #: He et al. 2015 initialisation for ReLU networks without BN: with PyTorch's default the
-#: activations of alexnet_cifar shrink about 3x a layer and training sits at chance for
-#: epochs (issue 18's measurement); the report names it.
+#: activations of alexnet_cifar shrink 2-3x a layer (tests/test_signal.py) and training sat
+#: at chance for epochs (issue 18's measurement); the report names it.
 HE = {"init": "he"}
 
 SMOKE = Budget(
