@@ -16,6 +16,7 @@ from moderncnn.experiments.runner import PlannedRun, plan
 from moderncnn.experiments.spec import Experiment
 from moderncnn.models import create_model
 from moderncnn.precision import AMP_DTYPES, resolve_amp
+from moderncnn.train import TrainConfig
 
 #: CIFAR-10's training images.
 CIFAR10_TRAIN = 50_000
@@ -52,9 +53,8 @@ def train_rate(run: PlannedRun, steps: int = 3) -> float:
     return cfg.batch_size / statistics.median(times)
 
 
-def images_of(run: PlannedRun) -> int:
-    """Training images ``run`` sees at most."""
-    cfg = run.config
+def images_of(cfg: TrainConfig) -> int:
+    """Training images a run of ``cfg`` on CIFAR-10 sees at most (one seed)."""
     if cfg.iterations:
         return cfg.iterations * cfg.batch_size
     return cfg.epochs * ((cfg.limit or CIFAR10_TRAIN) - cfg.val_size)
@@ -69,5 +69,5 @@ def estimate(exp: Experiment, level: str, seeds: int | None = None) -> list[ArmC
         if not mine:
             continue
         runs = len(mine) + ((seeds or exp.budgets[level].seeds) if mine[0].grid else 0)
-        costs.append(ArmCost(arm.label, runs, images_of(mine[0]), train_rate(mine[0])))
+        costs.append(ArmCost(arm.label, runs, images_of(mine[0].config), train_rate(mine[0])))
     return costs

@@ -12,14 +12,12 @@ from typing import Any
 
 from moderncnn.errors import ConfigError
 from moderncnn.experiments.catalog import EXPERIMENTS
+from moderncnn.experiments.cost import images_of
 from moderncnn.experiments.runner import DEFAULT_OUT, budget_of
 from moderncnn.experiments.spec import REGIMES, Experiment
 from moderncnn.experiments.verdicts import CONFIDENCE
 from moderncnn.io import atomic_write, to_json
 from moderncnn.train import resolve_config
-
-#: Training images of CIFAR-10, for the paper budget's size (the held-out split excluded).
-CIFAR10_TRAIN = 50_000
 
 
 def load_results(results_dir: str | Path, level: str) -> dict[str, dict[str, Any]]:
@@ -41,8 +39,7 @@ def paper_images(exp: Experiment) -> list[int]:
     for arm in exp.arms:
         cfg = resolve_config(arm.model, arm.recipe, **{**budget.train, **arm.train},
                              data_dir="cifar10")  # fmt: skip
-        train = CIFAR10_TRAIN - cfg.val_size
-        images.append(cfg.iterations * cfg.batch_size if cfg.iterations else cfg.epochs * train)
+        images.append(images_of(cfg))
     return images
 
 
