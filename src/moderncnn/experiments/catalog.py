@@ -4,7 +4,7 @@ its regime, arms, budgets, metric and the parts of the claim, fixed before any s
 Budgets. ``smoke``: three steps on 80 images, for CI (no verdict). ``quick``: a 2-core laptop
 CPU, a regime per claim (:data:`~moderncnn.experiments.spec.REGIMES`): optimisation claims on
 training error over all 50,000 images; regularisation claims on a 5,000-image subset trained
-for 40 epochs, until it overfits; architecture claims on all 50,000 images with equal
+for 30 epochs, until it overfits; architecture claims on all 50,000 images with equal
 iterations and batch for every arm and a one-cycle schedule (linear warm-up, linear decay to
 zero). Precision is ``auto`` (bf16 only where the CPU has it natively). Three seeds an arm,
 five where the paper's effect is under 2 points; arms with the same seed see the same data
@@ -66,18 +66,22 @@ _FULL: dict[str, Any] = {"limit": 0, "val_size": 0, "batch_size": 128, "tensorbo
 #: short budget; the recipes' step milestones do not apply.
 _ONECYCLE: dict[str, Any] = {"schedule": "onecycle", "milestones": []}
 #: Iterations of every architecture arm at quick (equal for all arms of all architecture
-#: experiments, so that the families comparison reuses their runs).
-ARCH_ITERATIONS = 1200
+#: experiments, so that the families comparison reuses their runs): about one pass over the
+#: 50,000 images. The set's 3-hour bound on a 2-core CPU sets it: GoogLeNet (width 0.25) and
+#: DenseNet-BC-40 train at about 100-120 images/s there, and 1,200 iterations made the set
+#: 10.6 hours (``moderncnn experiment cost all --budget quick``).
+ARCH_ITERATIONS = 400
 ARCHITECTURE = {**_FULL, **_ONECYCLE, "iterations": ARCH_ITERATIONS, "epochs": 0}
-#: Iterations of the optimisation arms of the ResNet paper (plain and residual, BN).
-OPT_ITERATIONS = 1200
+#: Iterations of the optimisation arms of the ResNet paper (plain and residual, BN); equal
+#: to the architecture arms', so that ResNet-20 is one run for both.
+OPT_ITERATIONS = ARCH_ITERATIONS
 OPTIMISATION = {**_FULL, **_ONECYCLE, "iterations": OPT_ITERATIONS, "epochs": 0}
 #: The regularisation regime: a subset small enough to overfit, trained long.
 REGULARISATION = {
     **_FULL,
     **_ONECYCLE,
     "limit": 5000,
-    "epochs": 40,
+    "epochs": 30,
     "iterations": 0,
 }
 
@@ -192,7 +196,7 @@ _add(
             "smoke": SMOKE,
             "quick": _quick(
                 REGULARISATION,
-                "dropout and augmentation: 5,000 training images for 40 epochs, tested on "
+                "dropout and augmentation: 5,000 training images for 30 epochs, tested on "
                 "5,000 test images; LRN and overlapping pooling: " + _ARCH_NOTE,
                 groups={"2012-14": ARCHITECTURE},
             ),
@@ -208,7 +212,7 @@ _add(
         plot="bars",
         design="alexnet_cifar (AlexNet scaled to 32x32) on CIFAR-10 rather than ImageNet, at a "
         "quarter of its widths, He initialisation. Dropout and augmentation fight overfitting, "
-        "so they are measured where the network overfits (a 5,000-image subset, 40 epochs: "
+        "so they are measured where the network overfits (a 5,000-image subset, 30 epochs: "
         "the train-test gap is in the table); LRN and overlapping pooling change the "
         "architecture, so they are measured on the full data. LRN with the paper's constants "
         "(k=2, n=5, alpha=1e-4, beta=0.75) on normalised inputs scales every activation by "
