@@ -28,8 +28,8 @@ import torch
 from PIL import Image
 
 import tiny_model  # noqa: F401  (registers tiny_test_net)
-from moderncnn.checkpoint import read_metadata
 from moderncnn.cli import main
+from moderncnn.models.weights import read_metadata
 from moderncnn.train.metrics import read_metrics
 from test_cli_fuzz import CASES, TRAIN, make_inputs
 

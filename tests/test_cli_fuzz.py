@@ -23,9 +23,9 @@ from PIL import Image
 
 import tiny_model  # noqa: F401  (registers tiny_test_net)
 from conftest import REPO, write_fake_cifar
-from moderncnn.checkpoint import save_weights
 from moderncnn.cli import main
 from moderncnn.models import create_model
+from moderncnn.models.weights import save_weights
 
 # Bases the cases add one malformed flag to; each base alone is a valid invocation.
 TRAIN = ["train", "tiny_test_net", "--data", "{data}", "--epochs", "1", "--val-size", "50",

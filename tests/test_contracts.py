@@ -19,12 +19,12 @@ from torchvision.models import AlexNet_Weights, ResNet18_Weights, ResNet50_Weigh
 
 from conftest import SHARED_DATA, write_image_folder
 from moderncnn import create_model, list_models, model_info
-from moderncnn.checkpoint import adapt_input_conv, load_weights
 from moderncnn.cli import main
 from moderncnn.data import eval_transform, resolve_data_config
 from moderncnn.data.imagenet import WNIDS, imagenet_categories
 from moderncnn.errors import CheckpointError, ModernCNNError
 from moderncnn.models.pretrained import CIFAR10_MEAN, IMAGENET_MEAN, DataConfig, cached_path
+from moderncnn.models.weights import adapt_input_conv, load_weights
 
 ZOO = [n for n in list_models() if model_info(n).family != "test"]
 #: Fresh from initialisation, their eval-mode logits overflow (see

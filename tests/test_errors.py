@@ -7,9 +7,9 @@ import torch
 import torchvision
 
 from moderncnn import create_model
-from moderncnn.checkpoint import save_weights
 from moderncnn.cli import main
 from moderncnn.errors import CheckpointError, InputShapeError, ModernCNNError, UnknownModelError
+from moderncnn.models.weights import save_weights
 
 
 def test_unknown_model_lists_the_closest_names() -> None:

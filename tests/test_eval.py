@@ -15,9 +15,9 @@ import torch
 import moderncnn
 import tiny_model  # noqa: F401  (registers tiny_test_net)
 from conftest import write_image_folder
-from moderncnn.checkpoint import load_weights, save_weights
 from moderncnn.cli import main
 from moderncnn.errors import CheckpointError
+from moderncnn.models.weights import load_weights, save_weights
 
 CLASSES = ("cat", "dog", "emu")
 BIAS = 5.0

@@ -16,10 +16,10 @@ from torch import nn
 import tiny_model  # noqa: F401  (registers tiny_test_net: the command's behaviour, quickly)
 from conftest import input_dependent, n_params
 from moderncnn import ConvNet, create_model
-from moderncnn.checkpoint import save_weights
 from moderncnn.cli import main
 from moderncnn.errors import ExportError
 from moderncnn.export import FORMATS, export, export_model
+from moderncnn.models.weights import save_weights
 
 MISSING = [m for m in ("onnx", "onnxscript", "onnxruntime") if find_spec(m) is None]
 needs_onnx = pytest.mark.skipif(

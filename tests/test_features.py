@@ -12,9 +12,9 @@ from torchvision.models.feature_extraction import create_feature_extractor
 
 from conftest import REPO
 from moderncnn import create_model, list_models
-from moderncnn.checkpoint import save_weights
 from moderncnn.errors import FeatureIndexError, ModernCNNError
 from moderncnn.models.features import FeatureListNet
+from moderncnn.models.weights import save_weights
 from tiny_model import TinyNet
 
 #: name -> (input size, channels, reductions, map sizes) of every declared stage.

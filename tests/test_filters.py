@@ -11,7 +11,6 @@ import torch
 from matplotlib.image import imread
 
 from moderncnn import create_model
-from moderncnn.checkpoint import save_weights
 from moderncnn.cli import main
 from moderncnn.errors import CheckpointError, ModernCNNError
 from moderncnn.inspect.filters import (
@@ -21,6 +20,7 @@ from moderncnn.inspect.filters import (
     image_conv,
     load_for_filters,
 )
+from moderncnn.models.weights import save_weights
 from moderncnn.train.config import TrainConfig
 
 

@@ -17,12 +17,12 @@ from torchvision.models import GoogLeNet_Weights, ResNet18_Weights, ResNet50_Wei
 
 from conftest import SHARED_DATA, write_image_folder
 from moderncnn import create_model
-from moderncnn.checkpoint import save_weights
 from moderncnn.cli import main
 from moderncnn.data import eval_transform, resolve_data_config
 from moderncnn.data.images import image_files, read_image
 from moderncnn.errors import CheckpointError
 from moderncnn.models.pretrained import cached_path
+from moderncnn.models.weights import save_weights
 from moderncnn.predict import predict
 
 

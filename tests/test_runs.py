@@ -24,11 +24,11 @@ from safetensors.torch import load_file
 
 import moderncnn
 import tiny_model  # noqa: F401  (registers tiny_test_net)
-from moderncnn.checkpoint import read_weights, save_weights
 from moderncnn.cli import main
 from moderncnn.cli.output import print_json
 from moderncnn.errors import CheckpointError, DivergedError
 from moderncnn.io import to_json
+from moderncnn.models.weights import read_weights, save_weights
 from moderncnn.train import engine, resolve_config, train
 from moderncnn.train.metrics import read_metrics
 from moderncnn.train.state import latest_checkpoint
@@ -145,7 +145,7 @@ def test_json_is_strict(capsys, tmp_path: Path) -> None:
     assert _strict(capsys.readouterr().out)["loss"] is None
     model = moderncnn.create_model("tiny_test_net")
     save_weights(model, tmp_path / "w.safetensors", mean=[math.nan, 0.5])
-    assert moderncnn.checkpoint.read_metadata(tmp_path / "w.safetensors")["mean"] == [None, 0.5]
+    assert moderncnn.models.weights.read_metadata(tmp_path / "w.safetensors")["mean"] == [None, 0.5]
     sources = [*SRC.rglob("*.py"), *(TESTS.parent / "benchmarks").glob("*.py")]
     for path in sources:  # one writer of JSON: moderncnn.io.to_json
         if path.name != "io.py":
@@ -593,7 +593,7 @@ def test_eval_scores_the_runs_own_split(fake_cifar: Path, tmp_path: Path, capsys
     run = tmp_path / "run"
     assert main(_tiny(fake_cifar, run, "--no-test")) == 0
     weights = run / "best.safetensors"
-    meta = moderncnn.checkpoint.read_metadata(weights)
+    meta = moderncnn.models.weights.read_metadata(weights)
     assert (meta["limit"], meta["val_size"], len(meta["split_digest"])) == (150, 50, 16)
     val = json.loads((run / "results.json").read_text())["val"]
     kw = dict(split="val", progress=False, workers=0)

@@ -16,9 +16,9 @@ from safetensors.torch import load_file
 import moderncnn
 import tiny_model  # noqa: F401  (registers tiny_test_net)
 from moderncnn import progress
-from moderncnn.checkpoint import save_weights
 from moderncnn.cli import build_parser, main
 from moderncnn.errors import ConfigError, DivergedError
+from moderncnn.models.weights import save_weights
 from moderncnn.train import compute_loss, engine, resolve_config, train
 from moderncnn.train.config import config_from, default_recipe, list_recipes, load_run_config
 from moderncnn.train.metrics import read_metrics

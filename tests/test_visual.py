@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from PIL import Image
 
 from moderncnn import create_model, list_models, model_info
-from moderncnn.checkpoint import save_weights
 from moderncnn.cli import main
 from moderncnn.errors import ModernCNNError
 from moderncnn.inspect import build_meta, summarize
@@ -22,6 +21,7 @@ from moderncnn.inspect.cam import class_activation_maps, explain_images, plot_ac
 from moderncnn.inspect.erf import effective_receptive_field, mass_radius
 from moderncnn.inspect.pictures import RANDOM_WEIGHTS, load_network
 from moderncnn.inspect.view import page_data, render
+from moderncnn.models.weights import save_weights
 
 pytest.importorskip("pytorch_grad_cam", reason="grad-cam is absent: pip install 'moderncnn[viz]'")
 

@@ -37,13 +37,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from moderncnn.checkpoint import read_metadata
 from moderncnn.data.config import resolve_data_config
 from moderncnn.errors import ExportError
 from moderncnn.fast import fold_conv_bn
 from moderncnn.inspect.probe import InputSize
 from moderncnn.io import atomic_write, to_json
 from moderncnn.models import ConvNet, create_model, model_info
+from moderncnn.models.weights import read_metadata
 from moderncnn.predict import class_names
 from moderncnn.validate import output_file
 

@@ -10,7 +10,6 @@ import torch
 from torch import nn
 from torchvision.transforms import functional as F
 
-from moderncnn.checkpoint import read_metadata
 from moderncnn.errors import ModernCNNError
 from moderncnn.models.base import ConvNet
 from moderncnn.models.pretrained import (
@@ -21,6 +20,7 @@ from moderncnn.models.pretrained import (
     torchvision_cfg,
 )
 from moderncnn.models.registry import list_models
+from moderncnn.models.weights import read_metadata
 
 
 def resolve_data_config(source: Any) -> DataConfig:

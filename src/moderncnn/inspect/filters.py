@@ -20,11 +20,11 @@ from matplotlib.image import imsave  # no pyplot: no GUI backend, no global stat
 from torch import nn
 from torchvision.utils import make_grid
 
-from moderncnn.checkpoint import read_metadata, read_weights
 from moderncnn.errors import CheckpointError, ModernCNNError
 from moderncnn.models import create_model
 from moderncnn.models.base import ConvNet
 from moderncnn.models.pretrained import is_weights_name
+from moderncnn.models.weights import read_metadata, read_weights
 from moderncnn.train.config import load_run_config
 
 #: Kernels are scaled up by a whole factor to at least this many pixels a side.

@@ -12,6 +12,7 @@ from moderncnn.models import pretrained as published
 from moderncnn.models.base import ConvNet, Indices
 from moderncnn.models.features import FeatureListNet
 from moderncnn.models.registry import get_builder
+from moderncnn.models.weights import load_state, read_metadata, read_weights
 
 if TYPE_CHECKING:
     from torchvision.models import WeightsEnum
@@ -47,12 +48,12 @@ def create_model(
             tensor but the classifier's loads.
         in_chans: input channels. Weights for another number (3-channel ImageNet weights for
             grey images) load with their first convolution adapted, as timm's
-            (:func:`moderncnn.checkpoint.adapt_input_conv`).
+            (:func:`moderncnn.models.weights.adapt_input_conv`).
         weights: published weights (``"IMAGENET1K_V1"``, ``"DEFAULT"``,
             ``"ResNet50_Weights.IMAGENET1K_V2"`` or the enum member: downloaded into torch.hub's
             cache when not there, see :mod:`moderncnn.models.pretrained`), or a file: a
             torchvision ``.pth`` state_dict or a moderncnn ``.safetensors`` checkpoint (see
-            :func:`moderncnn.checkpoint.load_weights`).
+            :func:`moderncnn.models.weights.load_weights`).
         pretrained: the default published weights (``weights="DEFAULT"``), as in timm.
         new_head: when ``weights`` has a classifier for another number of classes than
             ``num_classes``, keep the new one this model was built with (fine-tuning, the
@@ -126,8 +127,6 @@ def create_model(
 def saved_options(weights: str | Path) -> dict[str, Any]:
     """The options that built a moderncnn weights file's network (``model_kwargs`` in its
     metadata; training writes them), {} for other files."""
-    from moderncnn.checkpoint import read_metadata
-
     saved = read_metadata(weights).get("model_kwargs")
     return dict(saved) if isinstance(saved, dict) else {}
 
@@ -143,8 +142,6 @@ def _load_weights(
     """Load ``weights`` into ``model`` (see :func:`create_model`) and return their config.
     The file is read once; without ``given_classes`` the model takes the number of classes of
     the file's main classifier, as timm does."""
-    from moderncnn.checkpoint import load_state, read_weights
-
     path = published.weights_file(model.model_name, tv_weights or weights, progress)
     state, meta = read_weights(path)
     if not given_classes:

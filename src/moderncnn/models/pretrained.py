@@ -29,6 +29,7 @@ import torch
 
 from moderncnn.errors import CheckpointError
 from moderncnn.models.registry import list_models, model_info
+from moderncnn.models.weights import read_metadata, weights_path
 
 if TYPE_CHECKING:
     from torchvision.models import WeightsEnum
@@ -84,7 +85,7 @@ class DataConfig:
 
     def for_channels(self, in_chans: int) -> DataConfig:
         """This config for inputs of ``in_chans`` channels, as weights adapted to them expect
-        (:func:`moderncnn.checkpoint.adapt_input_conv`): one channel takes the mean of the
+        (:func:`moderncnn.models.weights.adapt_input_conv`): one channel takes the mean of the
         three channels' statistics (grey images); more or other channel counts cycle
         through them (R, G, B, R...)."""
         if in_chans == len(self.mean) == self.input_size[0]:
@@ -204,7 +205,7 @@ def weights_options(name: str, in_chans: int = 3) -> dict[str, Any]:
     """Options torchvision's builder sets with published weights (user options win).
     GoogLeNet's ``transform_input`` rescales RGB channels, so it is left out for ``in_chans``
     other than 3 (the first conv's weights are adapted instead:
-    :func:`moderncnn.checkpoint.adapt_input_conv`)."""
+    :func:`moderncnn.models.weights.adapt_input_conv`)."""
     if in_chans != 3:
         return {}
     return dict(_WEIGHTS_OPTIONS.get(model_info(name).torchvision or "", {}))
@@ -307,6 +308,4 @@ def weights_cfg(name: str, weights: str | Path | WeightsEnum) -> PretrainedCfg:
     published weights from torchvision's enum, a file from its metadata (header only)."""
     if is_weights_name(weights):
         return torchvision_cfg(resolve_weights(name, weights))  # type: ignore[arg-type]
-    from moderncnn.checkpoint import read_metadata, weights_path
-
     return file_cfg(name, weights, read_metadata(weights_path(weights)))  # type: ignore[arg-type]

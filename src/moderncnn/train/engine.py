@@ -23,7 +23,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from moderncnn.checkpoint import load_weights, read_metadata, save_weights
 from moderncnn.data import load_splits, make_loader
 from moderncnn.errors import CheckpointError, ConfigError, DivergedError, Interrupted
 from moderncnn.inspect.probe import min_input_size
@@ -31,6 +30,7 @@ from moderncnn.io import atomic_write, to_json
 from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
 from moderncnn.models.pretrained import weights_cfg
+from moderncnn.models.weights import load_weights, read_metadata, save_weights
 from moderncnn.precision import describe, resolve_amp
 from moderncnn.progress import progress
 from moderncnn.train import distributed

@@ -21,7 +21,6 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from moderncnn.checkpoint import load_state, read_metadata, read_weights
 from moderncnn.data import Splits, find_dataset, load_splits, make_loader
 from moderncnn.data.imagenet import ClassMap, imagenet_categories, match_classes
 from moderncnn.data.sources import limit as subset
@@ -30,6 +29,7 @@ from moderncnn.errors import DataError
 from moderncnn.models import create_model, model_info
 from moderncnn.models.factory import saved_options
 from moderncnn.models.pretrained import weights_cfg, weights_file
+from moderncnn.models.weights import read_metadata, read_weights
 from moderncnn.precision import AMP_DTYPES, resolve_amp
 from moderncnn.progress import progress as show_progress
 from moderncnn.train.metrics import Meter
@@ -237,7 +237,7 @@ def evaluate_weights(
     amp = resolve_amp(amp, dev)
     cfg = weights_cfg(model_name, weights)  # published weights: from their enum, no download
     weights = weights_file(model_name, weights)
-    state, saved = read_weights(weights)  # a missing or unreadable file fails before the data
+    state, _ = read_weights(weights)  # a missing or unreadable file fails before the data
     meta = read_metadata(weights)
     source = find_dataset(data_dir)
     if split != "test" and source.kind == "folder" and "train" not in split_folders(source):
@@ -278,10 +278,14 @@ def evaluate_weights(
     if held:  # a fixed random subset of the run's split, not another split
         images = subset(images, limit)
     k = len(splits.classes)
+    classes = outputs if class_map else len(splits.classes)
     model = create_model(
-        model_name, num_classes=outputs if class_map else len(splits.classes), **options
-    )
-    new_head = load_state(model, state, saved, weights, new_head=allow_new_head and not class_map)
+        model_name, weights=weights, num_classes=classes, progress=progress,
+        new_head=allow_new_head and not class_map,
+    )  # fmt: skip
+    # a file's classifier for another number of classes stays untrained (allow_new_head)
+    heads = model.classifier_keys() if outputs not in (None, classes) else set()
+    new_head = [k for k in model.state_dict() if k in heads]
     scored: nn.Module = model
     if class_map is not None:
         scored = ClassSubset(model, class_map.index, class_map.outputs, score == "all")

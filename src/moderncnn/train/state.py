@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from moderncnn.checkpoint import load_weights, save_weights, unreadable
 from moderncnn.errors import ConfigError
 from moderncnn.io import atomic_write, check_writable, fsync_dir, output_error, write_file
+from moderncnn.models.weights import load_weights, save_weights, unreadable
 
 _EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
 #: What a run writes into its folder (diverged.txt: the experiment runner's): a folder with

@@ -72,7 +72,7 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(
             f"{str(path)!r} holds no state_dict (a mapping of names to tensors); save one with "
-            "torch.save(model.state_dict(), path) or moderncnn.checkpoint.save_weights"
+            "torch.save(model.state_dict(), path) or moderncnn.models.weights.save_weights"
         )
     return dict(obj), {}
 
