@@ -79,7 +79,7 @@ from moderncnn.train import engine
 fit = engine.Trainer.fit
 def fit_and_save(self):
     out = fit(self)
-    torch.save(self.model.state_dict(), self.run_dir / (os.environ.get("RANK", "0") + ".pt"))
+    torch.save(self.raw_model.state_dict(), self.run_dir / (os.environ.get("RANK", "0") + ".pt"))
     return out
 engine.Trainer.fit = fit_and_save""",
 )

@@ -113,7 +113,7 @@ def test_infinite_batchnorm_statistics_stop_the_run(
     def blow_up_in_epoch_2(self):
         out = real(self)
         if self.epoch == 1:
-            self.model.layer1[0].bn1.running_var[3] = math.inf
+            self.raw_model.layer1[0].bn1.running_var[3] = math.inf
         return out
 
     monkeypatch.setattr(engine.Trainer, "_train_epoch", blow_up_in_epoch_2)

@@ -19,7 +19,7 @@ from moderncnn import progress
 from moderncnn.cli import build_parser, main
 from moderncnn.errors import ConfigError, DivergedError
 from moderncnn.models.weights import save_weights
-from moderncnn.train import compute_loss, engine, resolve_config, train
+from moderncnn.train import build, compute_loss, engine, resolve_config, train
 from moderncnn.train.config import config_from, default_recipe, list_recipes, load_run_config
 from moderncnn.train.metrics import read_metrics
 from moderncnn.train.schedule import LRSchedule
@@ -225,8 +225,8 @@ def test_drop_rate_is_the_models_option() -> None:
     args = build_parser(argv).parse_args(argv)
     assert args.drop_rate == 0.2
     cfg = resolve_config("densenet40_k12", data_dir="x", drop_rate=0.2)
-    assert engine._model_options(cfg) == {"drop_rate": 0.2}
-    assert engine._model_options(resolve_config("densenet40_k12", data_dir="x")) == {}
+    assert build.model_options(cfg) == {"drop_rate": 0.2}
+    assert build.model_options(resolve_config("densenet40_k12", data_dir="x")) == {}
     assert "drop_rate" in resolve_config("vgg16", data_dir="x").to_toml()
     assert (
         resolve_config("vgg16", data_dir="x").drop_rate,
@@ -494,18 +494,18 @@ def test_model_kwargs_reach_the_builder(tmp_path: Path) -> None:
     args = build_parser(argv).parse_args(argv)
     assert args.model_kwargs == {"shortcut": "B", "preact": True}
     cfg = resolve_config("resnet20", data_dir="x", model_kwargs=args.model_kwargs)
-    assert engine._model_options(cfg) == {"shortcut": "B", "preact": True}
+    assert build.model_options(cfg) == {"shortcut": "B", "preact": True}
     saved = tmp_path / "recipe.toml"
     saved.write_text(cfg.to_toml())
     assert 'model_kwargs = {shortcut = "B", preact = true}' in saved.read_text()
     assert resolve_config("resnet20", str(saved)).model_kwargs == cfg.model_kwargs
     for kwargs, message in [
-        ({"lrn": False}, "resnet20 has no option 'lrn'; its options: shortcut='A'"),
+        ({"lrn": False}, "resnet20 has no option lrn; options: shortcut='A'"),
         ({"preact": 1}, "option preact takes a bool"),
         ({"shortcut": 2}, "option shortcut takes a str"),
     ]:
         with pytest.raises(ConfigError, match=message):
-            engine._model_options(resolve_config("resnet20", data_dir="x", model_kwargs=kwargs))
+            build.model_options(resolve_config("resnet20", data_dir="x", model_kwargs=kwargs))
     with pytest.raises(ConfigError, match="not model_kwargs"):
         resolve_config("vgg16", data_dir="x", model_kwargs={"drop_rate": 0.1})
     with pytest.raises(SystemExit):

@@ -40,9 +40,9 @@ from torch import nn
 from moderncnn.data.config import resolve_data_config
 from moderncnn.errors import ExportError
 from moderncnn.fast import fold_conv_bn
-from moderncnn.inspect.probe import InputSize
 from moderncnn.io import atomic_write, to_json
 from moderncnn.models import ConvNet, create_model, model_info
+from moderncnn.models.probe import InputSize
 from moderncnn.models.weights import read_metadata
 from moderncnn.predict import class_names
 from moderncnn.validate import output_file

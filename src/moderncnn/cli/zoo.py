@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     for name in list_models(args.pattern):
         info = model_info(name)
         if info.params is None:  # registered without its count: count it on meta
-            from moderncnn.inspect.probe import count_params
+            from moderncnn.models.probe import count_params
 
             params, aux = count_params(name)
         else:

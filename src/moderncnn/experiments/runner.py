@@ -34,9 +34,9 @@ from moderncnn.experiments.spec import (
 )
 from moderncnn.experiments.verdicts import judge
 from moderncnn.inspect.compare import measure_latency
-from moderncnn.inspect.probe import build_meta
 from moderncnn.inspect.summary import summarize
 from moderncnn.io import atomic_write, to_json
+from moderncnn.models.probe import build_meta
 from moderncnn.train import TrainConfig, resolve_config, train
 from moderncnn.train.config import EXECUTION
 from moderncnn.train.metrics import read_metrics

@@ -5,8 +5,8 @@ imported here: it needs matplotlib).
 """
 
 from moderncnn.inspect.fields import INPUT_FIELD, Axis, Field, FieldTracker, feature_field
-from moderncnn.inspect.probe import build_meta, count_params, min_input_size
 from moderncnn.inspect.summary import Layer, Summary, summarize
+from moderncnn.models.probe import build_meta, count_params, min_input_size
 from moderncnn.validate import parse_input_size
 
 __all__ = [

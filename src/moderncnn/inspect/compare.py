@@ -16,9 +16,9 @@ import torch
 from moderncnn.errors import ModernCNNError
 from moderncnn.inspect.fields import Field
 from moderncnn.inspect.history import ILSVRC_TOP5
-from moderncnn.inspect.probe import InputSize
 from moderncnn.inspect.summary import summarize
 from moderncnn.models import create_model, model_info
+from moderncnn.models.probe import InputSize
 from moderncnn.validate import integer
 
 #: The lecture's line-up: one or two networks per family.

@@ -8,9 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from moderncnn.inspect.probe import InputSize, build_meta
 from moderncnn.inspect.summary import Summary, summarize
 from moderncnn.models.googlenet import GoogLeNet
+from moderncnn.models.probe import InputSize, build_meta
 
 #: The map the two convolution examples run on: 128 channels, 28x28 pixels.
 EXAMPLE_INPUT = (128, 28, 28)

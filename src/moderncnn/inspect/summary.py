@@ -19,8 +19,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from moderncnn.errors import ModernCNNError
 from moderncnn.inspect.fields import Field, FieldTracker, last_maps, probe_input
-from moderncnn.inspect.probe import InputSize, build_meta
 from moderncnn.models.base import ConvNet
+from moderncnn.models.probe import InputSize, build_meta
 from moderncnn.validate import integer
 
 

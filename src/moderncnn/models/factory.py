@@ -7,11 +7,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from moderncnn.errors import ModernCNNError
+from moderncnn.errors import ConfigError, ModernCNNError
 from moderncnn.models import pretrained as published
 from moderncnn.models.base import ConvNet, Indices
 from moderncnn.models.features import FeatureListNet
-from moderncnn.models.registry import get_builder
+from moderncnn.models.registry import get_builder, model_info
 from moderncnn.models.weights import load_state, read_metadata, read_weights
 
 if TYPE_CHECKING:
@@ -91,10 +91,7 @@ def create_model(
         )
     head = num_classes  # 0: built with the default classifier, removed after loading
     num_classes = num_classes or info.num_classes
-    unknown = sorted(set(options) - set(info.options))
-    if unknown:
-        allowed = ", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "none"
-        raise ModernCNNError(f"{name} has no option {', '.join(unknown)}; options: {allowed}")
+    check_options(name, options)
     try:
         model = builder(num_classes=num_classes, in_chans=in_chans, **options)
     except (TypeError, ValueError) as e:  # a bad option value: say which model and why
@@ -122,6 +119,29 @@ def create_model(
     features = FeatureListNet(model, out_indices)
     features.pretrained_cfg = model.pretrained_cfg
     return features
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` unless every one of ``options`` is an option of model
+    ``name`` with a value of its default's type (an int will do for a float): the one check
+    of model options, made where they enter (here, and by training before it reads data)."""
+    declared = model_info(name).options
+    allowed = ", ".join(f"{k}={v!r}" for k, v in declared.items()) or "none"
+    unknown = sorted(set(options) - set(declared))
+    if unknown == ["drop_rate"]:  # timm's name for dropout, which not every network has
+        raise ConfigError(
+            f"{name} takes no drop_rate option (no dropout to set); options: {allowed}"
+        )
+    if unknown:
+        raise ConfigError(f"{name} has no option {', '.join(unknown)}; options: {allowed}")
+    for key, value in options.items():
+        default = declared[key]
+        kind = (int, float) if type(default) is float else type(default)
+        if not isinstance(value, kind) or isinstance(value, bool) != isinstance(default, bool):
+            raise ConfigError(
+                f"{name}'s option {key} takes a {type(default).__name__} "
+                f"(default {default!r}), got {value!r}"
+            )
 
 
 def saved_options(weights: str | Path) -> dict[str, Any]:

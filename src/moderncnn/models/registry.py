@@ -2,7 +2,7 @@
 
 The registry only records. Building is :func:`moderncnn.models.factory.create_model`;
 counting parameters and probing input sizes on the ``meta`` device is
-:mod:`moderncnn.inspect.probe`. Each family binds its paper once::
+:mod:`moderncnn.models.probe`. Each family binds its paper once::
 
     register = functools.partial(register_model, family="resnet", paper=PAPER, year=2015)
 

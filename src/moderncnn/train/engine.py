@@ -9,11 +9,9 @@ checkpoint. The test split is evaluated once, at the end, with the weights valid
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,35 +19,21 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from moderncnn.data import load_splits, make_loader
-from moderncnn.errors import CheckpointError, ConfigError, DivergedError, Interrupted
-from moderncnn.inspect.probe import min_input_size
+from moderncnn.errors import CheckpointError, DivergedError, Interrupted
 from moderncnn.io import atomic_write, to_json
 from moderncnn.loss import compute_loss
-from moderncnn.models import create_model, model_info
-from moderncnn.models.pretrained import weights_cfg
-from moderncnn.models.weights import load_weights, read_metadata, save_weights
-from moderncnn.precision import describe, resolve_amp
+from moderncnn.models.weights import load_weights, save_weights
 from moderncnn.progress import progress
-from moderncnn.train import distributed
-from moderncnn.train.config import (
-    TrainConfig,
-    load_run_config,
-    record_changes,
-    resume_changes,
-)
+from moderncnn.train import build, distributed
+from moderncnn.train.config import TrainConfig, record_changes
 from moderncnn.train.evaluate import EvalResult, autocast, evaluate
-from moderncnn.train.finetune import freeze, param_groups
 from moderncnn.train.graphs import WARMUP_STEPS, GraphedStep, graph_blocker
 from moderncnn.train.metrics import Meter, MetricsLog
 from moderncnn.train.schedule import LRSchedule
 from moderncnn.train.state import (
-    latest_checkpoint,
     load_checkpoint,
     non_finite,
-    open_run_dir,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -74,47 +58,13 @@ class TrainResult:
     stopped_at: int | None = None  #: the step ``stop_error`` ended training at
 
 
-def _resolved(data_dir: str) -> str:
-    return str(Path(data_dir).expanduser().resolve()) if data_dir else data_dir
-
-
-def default_run_dir(cfg: TrainConfig) -> Path:
-    return Path("runs") / f"{cfg.model}-{Path(cfg.recipe).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def _configure_determinism(cfg: TrainConfig) -> None:
-    if cfg.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(cfg.deterministic)
-    torch.backends.cudnn.benchmark = not cfg.deterministic
-
-
-def _model_options(cfg: TrainConfig) -> dict[str, object]:
-    """Builder options the configuration sets: ``model_kwargs`` and ``drop_rate`` (timm's
-    name) when given, each checked against the model's options and their defaults' types."""
-    given = {**cfg.model_kwargs, **({"drop_rate": cfg.drop_rate} if cfg.drop_rate >= 0 else {})}
-    options = model_info(cfg.model).options
-    for key, value in given.items():
-        if key not in options:
-            if key == "drop_rate":
-                raise ConfigError(
-                    f"{cfg.model} takes no drop_rate option (no dropout to set); "
-                    "leave --drop-rate unset"
-                )
-            allowed = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"
-            raise ConfigError(f"{cfg.model} has no option {key!r}; its options: {allowed}")
-        default = options[key]
-        kind = (int, float) if type(default) is float else type(default)
-        if not isinstance(value, kind) or isinstance(value, bool) != isinstance(default, bool):
-            raise ConfigError(
-                f"{cfg.model}'s option {key} takes a {type(default).__name__} "
-                f"(default {default!r}), got {value!r}"
-            )
-    return given
-
-
 class Trainer:
-    """Builds data, model, optimizer and schedule from a :class:`TrainConfig` and runs them."""
+    """The training loop's state (timm's ``train.py``): the pieces :mod:`moderncnn.train.build`
+    makes from a :class:`TrainConfig`, and where the loop is (epoch, step, best error).
+
+    ``raw_model`` is the network itself (nanoGPT's name), ``net`` the same network as it
+    trains (under DDP and ``torch.compile`` where asked) and ``ema`` its moving average or
+    None; the moving average, where there is one, is what is validated, tested and saved."""
 
     def __init__(
         self,
@@ -124,185 +74,36 @@ class Trainer:
         overwrite: bool = False,
     ) -> None:
         self.env = env
-        given_data = cfg.data_dir  # stored resolved: a run resumes from any folder
-        cfg = dataclasses.replace(cfg, data_dir=_resolved(cfg.data_dir))
-        # What resuming may change, checked first: a flag it refuses is the error
-        self.changes = resume_changes(load_run_config(cfg.output), cfg) if resume else {}
-        options = _model_options(cfg)  # bad options fail before data is read
-        _configure_determinism(cfg)
-        torch.manual_seed(cfg.seed)
-        self.run_dir = Path(distributed.broadcast(cfg.output or str(default_run_dir(cfg))))
-        if env.main:  # checked before the data is read (minutes, for a large data set)
-            open_run_dir(self.run_dir, resume, overwrite)
-        amp = self._precision(cfg, resume)  # config.toml records what 'auto' chose
-        self.cfg = cfg = dataclasses.replace(cfg, output=str(self.run_dir), amp=amp)
-        resume_from = latest_checkpoint(self.run_dir) if resume else None
-        if resume and resume_from is None:
-            raise CheckpointError(f"{str(self.run_dir)!r} has no checkpoint to resume from")
-        # The split's digest the checkpoint recorded: a resumed run keeps its data (the
-        # same images moved elsewhere will do).
-        recorded = read_metadata(resume_from / "model.safetensors") if resume_from else {}
-        self.expect = None
-        if "split_digest" in recorded:
-            digest = recorded["split_digest"]
-            self.expect = (digest, "the run resumed (a resumed run keeps its data)")
-        if resume_from:
-            self._check_length(int(recorded["epoch"]), int(recorded["step"]))
-        if given_data != cfg.data_dir:
-            log.info("data: %s (given as %s)", cfg.data_dir, given_data)
-        self._say_distributed()
-        # A resumed run's weights come from its checkpoint, not from --weights again.
-        weights = cfg.weights if cfg.weights and not resume_from else None
-        pretrained = None
-        if weights or cfg.preprocess == "weights":  # a missing file or wrong name fails now
-            pretrained = weights_cfg(cfg.model, cfg.weights)
-        self.splits = self._load_data()
+        run = build.start_run(cfg, env, resume, overwrite)
+        self.cfg = cfg = run.cfg
+        self.run_dir, self.changes = run.run_dir, run.changes
+        self.splits = build.build_data(run, env, self._progress)
         self.num_classes = len(self.splits.classes)
-        self.model = create_model(
-            cfg.model, num_classes=self.num_classes, weights=weights, **options
+        self.raw_model, self.frozen_norms = build.build_model(run, self.splits)
+        self.raw_model.to(env.device, memory_format=self._memory_format)
+        self.loaders, self.steps_per_epoch = build.build_loaders(
+            cfg, env, self.splits, build.input_size(run)
         )
-        if weights:
-            self._new_head()
-        self.input_size = model_info(cfg.model).input_size[-1]
-        if cfg.preprocess == "weights":  # normalise and size inputs as the weights were
-            data = pretrained.data
-            self.splits = dataclasses.replace(self.splits, mean=data.mean, std=data.std)
-            self.input_size = data.crop
-        self.frozen_norms = freeze(self.model, cfg.freeze, cfg.freeze_until)
-        self._check_training_size(options)
-        self.model.to(env.device, memory_format=self._memory_format)
-        self.loaders = self._make_loaders()
-        self.steps_per_epoch = len(self.loaders["train"]) // cfg.accum_steps
-        if self.steps_per_epoch == 0:
-            raise ConfigError(
-                f"{len(self.splits.train)} training images do not fill one batch of "
-                f"{cfg.batch_size}; lower --batch-size"
-            )
         self.epochs = cfg.resolved_epochs(self.steps_per_epoch)
         self.total_steps = cfg.iterations or self.epochs * self.steps_per_epoch
         self.schedule = LRSchedule.from_config(cfg, self.steps_per_epoch, self.total_steps)
-        self.optimizer = torch.optim.SGD(
-            param_groups(self.model, cfg.backbone_lr_scale if cfg.weights else 1.0),
-            lr=cfg.peak_lr,
-            momentum=cfg.momentum,
-            nesterov=cfg.nesterov,
-            weight_decay=cfg.weight_decay,
-            fused=True,
-        )
+        self.optimizer = build.build_optimizer(cfg, self.raw_model)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" else None
-        self.net = self._wrap(self.model)
-        # Polyak averaging of the weights for evaluation; its counter stays on the CPU, so
-        # an update never waits for the GPU (torch.optim.swa_utils.AveragedModel).
-        self.ema = (
-            AveragedModel(
-                self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
-            )
-            if cfg.ema_decay
-            else None
-        )
+        self.net = build.wrap(self.raw_model, cfg, env)
+        self.ema = build.build_ema(cfg, self.raw_model)
         self.meter = Meter(env.device, self.num_classes)  # one tensor, also inside a graph
         self.epoch, self.step, self.best_err, self.best_epoch = 0, 0, math.inf, 0
         self.last_checkpoint: Path | None = None
         self.finishing = False  # in the final evaluation
-        if resume_from:
-            self._resume(resume_from)
+        if run.resume_from:
+            self._resume(run.resume_from)
         elif env.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write(self.run_dir / "config.toml", lambda p: p.write_text(cfg.to_toml()))
-        self.graphed = self._graphed_step()  # after the optimizer's state is loaded
+        self.graphed = self._graphed_step()  # captures the optimizer's state: after resuming
         self.metrics = MetricsLog(self.run_dir, cfg.tensorboard, self.epoch) if env.main else None
         if env.main:  # once every option is checked: an error is the only line it prints
-            log.info("precision: %s", self.precision)
-
-    def _precision(self, cfg: TrainConfig, resume: bool) -> str:
-        """``cfg.amp`` resolved on this device (:func:`moderncnn.precision.resolve_amp`),
-        described in ``self.precision``. A resumed run keeps the precision its config.toml
-        recorded, unless another one is asked for: a run keeps its identity on another
-        machine."""
-        saved = self.run_dir / "config.toml"
-        started = load_run_config(self.run_dir).amp if resume and saved.is_file() else None
-        kept = started is not None and cfg.amp in ("auto", started)
-        amp = resolve_amp(started if kept else cfg.amp, self.env.device)
-        self.precision = describe(amp, cfg.amp, self.env.device, kept)
-        return amp
-
-    def _check_length(self, epoch: int, step: int) -> None:
-        """Refuse to resume a run at ``epoch`` (``step``) that is finished, or past the
-        length asked for, before its data is read."""
-        cfg = self.cfg
-        done, asked = (step, cfg.iterations) if cfg.iterations else (epoch, cfg.epochs)
-        unit = "iterations" if cfg.iterations else "epochs"
-        if done > asked:
-            raise ConfigError(
-                f"{str(self.run_dir)!r} has trained {done} {unit} already, more than the "
-                f"{asked} asked for"
-            )
-        if done == asked and (self.run_dir / "results.json").exists():
-            blocker = cfg.extension_blocker()
-            longer = (
-                f"it cannot be trained longer: {blocker}"
-                if blocker
-                else f"to train it longer, resume with --{unit} N beyond {done}"
-            )
-            raise ConfigError(
-                f"{str(self.run_dir)!r} is finished ({done} {unit}, results in results.json); "
-                f"{longer}"
-            )
-
-    def _say_distributed(self) -> None:
-        """Whether the run is distributed, and what that means for BatchNorm."""
-        world, cfg = self.env.world, self.cfg
-        if world == 1:
-            if cfg.sync_bn:
-                log.warning("--sync-bn has no effect in a single process (nothing to sync)")
-            return
-        if cfg.sync_bn and self.env.device.type == "cpu":
-            raise ConfigError(
-                "--sync-bn needs GPUs (torch's SyncBatchNorm does not run on the CPU)"
-            )
-        norm = "synchronised" if cfg.sync_bn else "of each process's own images (--sync-bn: of all)"
-        log.info(
-            "distributed: %d processes on %s, %d images a step (%d each); BatchNorm statistics %s",
-            world,
-            self.env.device.type,
-            cfg.batch_size,
-            cfg.batch_size // world,
-            norm,
-        )
-
-    def _new_head(self) -> None:
-        """Fine-tuning from a run's weights trained on other classes of the same number: a
-        fresh classifier (class names differ, or their order). Another number of classes
-        already got one, with a message; published weights' class names are not folder names,
-        so their classifier is kept for 1000-class data (ImageNet)."""
-        cfg = self.model.pretrained_cfg
-        if cfg is None or cfg.url is not None or cfg.classes is None:
-            return
-        trained, classes = cfg.classes, self.splits.classes
-        if len(trained) != len(classes) or trained == classes:
-            return
-        self.model.reset_classifier(self.num_classes)
-        log.warning(
-            "%s: new classifier for the data's classes (%s); the weights' is for theirs (%s)",
-            self.cfg.model,
-            ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else ""),
-            ", ".join(trained[:5]) + (", ..." if len(trained) > 5 else ""),
-        )
-
-    def _check_training_size(self, options: dict[str, object]) -> None:
-        """Training-only parts may need larger inputs than the network proper (the aux heads
-        of googlenet_paper: 79 pixels): say so now, not in the first step."""
-        if all(getattr(self.model, part, None) is None for part in self.model.aux_parts):
-            return
-        s = self.splits
-        size = s.train.images.shape[-1] if s.small else model_info(self.cfg.model).input_size[-1]
-        smallest = min_input_size(self.cfg.model, self.model.in_chans, training=True, **options)
-        if size < smallest:
-            raise ConfigError(
-                f"{self.cfg.model}'s auxiliary heads need training images of at least "
-                f"{smallest}x{smallest} pixels, these are {size}x{size}; train a network made "
-                "for them (e.g. googlenet_cifar for 32x32 images)"
-            )
+            log.info("precision: %s", run.precision)
 
     @property
     def _progress(self) -> bool:
@@ -312,65 +113,6 @@ class Trainer:
     @property
     def _memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.cfg.channels_last else torch.contiguous_format
-
-    def _load_data(self):
-        cfg = self.cfg
-        kwargs = dict(
-            val_size=cfg.val_size,
-            limit=cfg.limit,
-            test=cfg.test,
-            cache_dir=cfg.cache_dir or None,
-            strict=cfg.strict,
-            workers=cfg.workers,
-            download=cfg.download,
-            progress=self._progress,
-            expect=self.expect,
-        )
-        if not self.env.main:  # rank 0 decodes and caches first; the others read its cache
-            distributed.barrier()
-        splits = load_splits(cfg.data_dir, **kwargs)
-        if self.env.main:
-            distributed.barrier()
-        return splits
-
-    def _make_loaders(self) -> dict[str, object]:
-        cfg, env = self.cfg, self.env
-        common = dict(
-            crop=self.input_size,
-            seed=cfg.seed,
-            rank=env.rank,
-            world=env.world,
-            workers=cfg.workers,
-            strict=cfg.strict,
-            channels_last=cfg.channels_last,
-        )
-        micro = cfg.batch_size // cfg.accum_steps
-        loaders = {
-            "train": make_loader(
-                self.splits,
-                self.splits.train,
-                cfg.batch_size,
-                env.device,
-                train=True,
-                augment=cfg.augment,
-                accum=cfg.accum_steps,
-                **common,
-            )
-        }
-        for name in ("val", "test"):
-            images = getattr(self.splits, name)
-            if images is not None:
-                loaders[name] = make_loader(self.splits, images, micro, env.device, **common)
-        return loaders
-
-    def _wrap(self, model: nn.Module) -> nn.Module:
-        net: nn.Module = model
-        if self.env.world > 1:
-            if self.cfg.sync_bn:
-                net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-            ids = [self.env.device.index] if self.env.device.type == "cuda" else None
-            net = DistributedDataParallel(net, device_ids=ids)
-        return torch.compile(net, mode=self.cfg.compile_mode) if self.cfg.compile else net
 
     def _graphed_step(self) -> GraphedStep | None:
         """The whole training step as one CUDA graph (:mod:`moderncnn.train.graphs`), when
@@ -415,12 +157,12 @@ class Trainer:
         }
         if self.env.main:
             self.last_checkpoint = save_checkpoint(
-                self.run_dir, self.epoch, self.model, state, step=self.step, **self._metadata()
+                self.run_dir, self.epoch, self.raw_model, state, step=self.step, **self._metadata()
             )
         distributed.barrier()
 
     def _resume(self, folder: Path) -> None:
-        state = load_checkpoint(folder, self.model)
+        state = load_checkpoint(folder, self.raw_model)
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         if self.scaler and state["scaler"]:
@@ -455,7 +197,7 @@ class Trainer:
         """Divergence the training loss misses (BatchNorm normalises with batch statistics in
         training): weights or running statistics that hold NaN or inf, and the validation
         metrics they give. Every process takes the same decision."""
-        bad = non_finite(self.model)
+        bad = non_finite(self.raw_model)
         if distributed.all_reduce(torch.tensor(len(bad), device=self.env.device)).item():
             stats = bad and all(k.endswith(("running_mean", "running_var")) for k in bad)
             kind = "BatchNorm statistics" if stats else "weights or BatchNorm statistics"
@@ -499,7 +241,7 @@ class Trainer:
             if boundary:
                 self.step += 1
                 if self.ema and self.step % cfg.ema_every == 0:
-                    self.ema.update_parameters(self.model)
+                    self.ema.update_parameters(self.raw_model)
                 if watch:
                     counts = meter.top1_counts()
                     self._observe_error(counts - counted)
@@ -583,13 +325,15 @@ class Trainer:
         )
 
     @property
-    def _weights(self) -> nn.Module:
-        """The weights validated, tested and saved as ``best.safetensors``: the moving
-        average when there is one, else the model's."""
-        return self.ema.module if self.ema else self.model
+    def eval_model(self) -> nn.Module:
+        """The network validated, tested and saved (``best.safetensors``): the moving
+        average where there is one, else ``raw_model``."""
+        return self.ema.module if self.ema else self.raw_model
 
     def _evaluate(self, split: str, tta: bool = False) -> EvalResult:
-        net = self.ema.module if self.ema else self.net
+        # without a moving average, through ``net``: under DDP its forward gives every rank
+        # rank 0's BatchNorm statistics, and a compiled network evaluates faster
+        net = self.eval_model if self.ema else self.net
         if tta and self.cfg.tta != "none":
             net = TestTimeAugmentation(net, self.cfg.tta)
         return evaluate(
@@ -645,7 +389,7 @@ class Trainer:
                 self.best_err, self.best_epoch = err, self.epoch
                 if self.env.main:
                     save_weights(
-                        self._weights,
+                        self.eval_model,
                         self.run_dir / "best.safetensors",
                         epoch=self.epoch,
                         **self._metadata(),
@@ -681,7 +425,7 @@ class Trainer:
         best = self.run_dir / "best.safetensors"
         distributed.barrier()
         if self.best_epoch and self.best_epoch != self.epoch:
-            load_weights(self._weights, best, new_head=False)
+            load_weights(self.eval_model, best, new_head=False)
         val = self._evaluate("val", tta=True).to_dict() if "val" in self.loaders else None
         test = self._evaluate("test", tta=True).to_dict() if "test" in self.loaders else None
         result = TrainResult(
