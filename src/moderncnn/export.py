@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from moderncnn.checkpoint import read_metadata
-from moderncnn.data.config import resolve_data_config
+from moderncnn.data.transforms import resolve_data_config
 from moderncnn.errors import ExportError
 from moderncnn.fast import fold_conv_bn
 from moderncnn.inspect.probe import InputSize

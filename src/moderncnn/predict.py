@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from moderncnn.data.config import eval_transform, resolve_data_config
 from moderncnn.data.images import read_image, reason
 from moderncnn.data.loaders import far_from, warn_far
+from moderncnn.data.transforms import eval_transform, resolve_data_config
 from moderncnn.models.base import ConvNet
 from moderncnn.validate import integer
 

@@ -32,7 +32,6 @@ from moderncnn.data.cache import (
     report_bad,
     try_decode,
 )
-from moderncnn.data.config import eval_transform
 from moderncnn.data.images import image_size
 from moderncnn.data.sources import (
     SMALL_IMAGE,
@@ -47,6 +46,7 @@ from moderncnn.data.sources import (
     read_cifar,
     split_folder,
 )
+from moderncnn.data.transforms import eval_transform
 from moderncnn.errors import ConfigError, DataError
 from moderncnn.models.pretrained import IMAGENET_MEAN, IMAGENET_STD, DataConfig
 
