@@ -47,7 +47,7 @@ from moderncnn.data.sources import (
     split_folder,
 )
 from moderncnn.data.transforms import eval_transform
-from moderncnn.errors import ConfigError, DataError
+from moderncnn.errors import DataError
 from moderncnn.models.pretrained import IMAGENET_MEAN, IMAGENET_STD, DataConfig
 
 log = logging.getLogger("moderncnn")
@@ -202,6 +202,8 @@ class TensorLoader:
     ``batch_size`` images (one optimizer step) is cut into ``accum`` micro-batches, each cut into
     ``world`` equal parts, one per rank, and its augmentation is drawn for the whole global
     batch: N processes, or M accumulated micro-batches, see exactly what one batch sees.
+    ``batch_size`` must divide by ``accum`` x ``world``: training's config checks that, where
+    the batch size enters.
     Evaluation batches are ``batch_size`` images per rank of a strided shard.
     """
 
@@ -223,7 +225,6 @@ class TensorLoader:
         channels_last: bool = True,
     ) -> None:
         augmentation(augment, small=True)  # a ConfigError here, not at the first batch
-        _check_split(batch_size, world, accum, train)
         self.images = images.images.to(device)
         self.labels = images.labels.to(device)
         self.batch_size, self.device, self.train, self.augment = batch_size, device, train, augment
@@ -279,14 +280,6 @@ class TensorLoader:
             dx, dy, flip = (t.repeat(n) for t in crops)
             x = crop_flip(x.repeat_interleave(10, 0), dx, dy, flip, pad=4)
             yield self._normalise(x).view(n, 10, c, h, w), self.labels[idx]
-
-
-def _check_split(batch_size: int, world: int, accum: int, train: bool) -> None:
-    if train and batch_size % (world * accum):
-        raise ConfigError(
-            f"batch size {batch_size} does not split into {accum} micro-batches "
-            f"over {world} processes"
-        )
 
 
 #: How far from the crop an image of the large-image loader may be before it is reported:
@@ -374,7 +367,6 @@ class FolderLoader:
         strict: bool = False,
         channels_last: bool = True,
     ) -> None:
-        _check_split(batch_size, world, accum, train)
         self.sampler = DistributedSampler(
             _FolderDataset(images, transform, crop),
             num_replicas=world,
