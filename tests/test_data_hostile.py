@@ -211,7 +211,7 @@ def test_a_failing_worker_leaves_no_temporary_folder(tmp_path: Path, monkeypatch
             raise RuntimeError("a bug in a worker")
         return torch.zeros(3, 80, 80, dtype=torch.uint8)
 
-    monkeypatch.setattr("moderncnn.data.loaders.try_decode", fail_on_one)
+    monkeypatch.setattr("moderncnn.data.folder_loader.try_decode", fail_on_one)
     before = set(Path(tempfile.gettempdir()).glob("pymp-*"))
     loader = make_loader(splits, splits.train, 2, torch.device("cpu"), crop=32, workers=2)
     with pytest.raises(RuntimeError, match="a bug in a worker"):

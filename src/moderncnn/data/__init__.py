@@ -1,7 +1,10 @@
 """Data sets, caching, per-paper augmentation and loaders for training and evaluation."""
 
-from moderncnn.data.loaders import FolderLoader, Splits, TensorLoader, load_splits, make_loader
+from moderncnn.data.folder_loader import FolderLoader
+from moderncnn.data.loaders import make_loader
 from moderncnn.data.sources import DataSource, ImageSet, find_dataset
+from moderncnn.data.splits import Splits, load_splits
+from moderncnn.data.tensor_loader import TensorLoader
 from moderncnn.data.transforms import eval_transform, resolve_data_config
 
 __all__ = [
