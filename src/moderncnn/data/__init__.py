@@ -1,7 +1,7 @@
 """Data sets, caching, per-paper augmentation and loaders for training and evaluation."""
 
 from moderncnn.data.folder_loader import FolderLoader
-from moderncnn.data.loaders import make_loader
+from moderncnn.data.loaders import LoaderOptions, make_loader
 from moderncnn.data.sources import DataSource, ImageSet, find_dataset
 from moderncnn.data.splits import Splits, load_splits
 from moderncnn.data.tensor_loader import TensorLoader
@@ -11,6 +11,7 @@ __all__ = [
     "DataSource",
     "FolderLoader",
     "ImageSet",
+    "LoaderOptions",
     "Splits",
     "TensorLoader",
     "eval_transform",

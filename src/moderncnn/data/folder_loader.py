@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import multiprocessing.util
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
@@ -14,6 +15,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_co
 from moderncnn.data.cache import examples, report_bad, try_decode
 from moderncnn.data.sources import ImageSet
 from moderncnn.errors import DataError
+
+if TYPE_CHECKING:  # the factory's module, which imports this one
+    from moderncnn.data.loaders import LoaderOptions
 
 log = logging.getLogger("moderncnn")
 
@@ -84,51 +88,45 @@ class FolderLoader:
     """DataLoader over image files with a ``transforms.v2`` pipeline and a distributed
     sampler; moves batches to ``device``. Unreadable files are left out of their batch (a
     batch may come out smaller, or not at all), counted, and reported with the images far
-    from ``crop`` when the epoch ends, or the caller stops reading it."""
+    from ``options.crop`` when the epoch ends, or the caller stops reading it."""
 
     def __init__(
         self,
         images: ImageSet,
         batch_size: int,
         device: torch.device,
+        options: LoaderOptions,
         *,
         transform,
-        crop: int,
         train: bool = False,
-        seed: int = 0,
-        rank: int = 0,
-        world: int = 1,
         accum: int = 1,
-        workers: int = 2,
-        strict: bool = False,
-        channels_last: bool = True,
     ) -> None:
+        o = options
         self.sampler = DistributedSampler(
-            _FolderDataset(images, transform, crop),
-            num_replicas=world,
-            rank=rank,
+            _FolderDataset(images, transform, o.crop),
+            num_replicas=o.world,
+            rank=o.rank,
             shuffle=train,
-            seed=seed,
+            seed=o.seed,
             drop_last=train,
         )
-        if workers:
+        if o.workers:
             # workers forked now share this process's temporary folder, which it removes at
             # exit: workers killed after a failure would leave pymp-* folders of their own
             multiprocessing.util.get_temp_dir()
         self.loader = DataLoader(
             self.sampler.dataset,
-            batch_size=batch_size // (world * accum) if train else batch_size,
+            # in training, batch_size is the global batch: this rank's part of a micro-batch
+            batch_size=batch_size // (o.world * accum) if train else batch_size,
             sampler=self.sampler,
-            num_workers=workers,
+            num_workers=o.workers,
             collate_fn=_collate,
             pin_memory=device.type == "cuda",
             drop_last=train,
-            persistent_workers=workers > 0,
+            persistent_workers=o.workers > 0,
         )
-        self.device, self.strict, self.crop = device, strict, crop
-        self.train, self.world = train, world
+        self.device, self.options, self.train = device, options, train
         self.where = "this epoch" if train else "this evaluation"
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
@@ -140,13 +138,14 @@ class FolderLoader:
         bad_files, far, read = [], [], 0
         try:
             for x, y, bad, far_ones in self.loader:
-                if bad and self.strict:
+                if bad and self.options.strict:
                     report_bad(bad, len(self.sampler.dataset), self.where, strict=True)
                 bad_files.extend(bad)
                 far.extend(far_ones)
                 read += len(y)
                 if x is None:
-                    if self.train and self.world > 1:  # the other ranks wait for its gradients
+                    # in distributed training the other ranks would wait for its gradients
+                    if self.train and self.options.world > 1:
                         raise DataError(
                             f"every file of a training batch is unreadable, e.g. "
                             f"{examples(bad)}; remove them (or train in one process)"
@@ -154,8 +153,8 @@ class FolderLoader:
                     continue
                 x = x.to(self.device, non_blocking=True)
                 if x.dim() == 4:  # not ten-crop stacks
-                    x = x.contiguous(memory_format=self.memory_format)
+                    x = x.contiguous(memory_format=self.options.memory_format)
                 yield x, y.to(self.device, non_blocking=True)
         finally:  # also when the reader stops early (the training loop reads N batches)
             report_bad(bad_files, len(bad_files) + read, self.where, strict=False)
-            warn_far(far, read, self.where, self.crop)
+            warn_far(far, read, self.where, self.options.crop)

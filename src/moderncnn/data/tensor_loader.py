@@ -5,6 +5,7 @@ processes or accumulated micro-batches."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -17,16 +18,19 @@ from moderncnn.data.augment import (
 )
 from moderncnn.data.sources import ImageSet
 
+if TYPE_CHECKING:  # the factory's module, which imports this one
+    from moderncnn.data.loaders import LoaderOptions
+
 
 class TensorLoader:
     """Batches of uint8 images held on ``device``, augmented and normalised there in one go.
 
-    In training, every epoch is a fixed permutation of (``seed``, epoch); each global batch of
-    ``batch_size`` images (one optimizer step) is cut into ``accum`` micro-batches, each cut into
-    ``world`` equal parts, one per rank, and its augmentation is drawn for the whole global
-    batch: N processes, or M accumulated micro-batches, see exactly what one batch sees.
-    ``batch_size`` must divide by ``accum`` x ``world``: training's config checks that, where
-    the batch size enters.
+    In training, every epoch is a fixed permutation of (``options.seed``, epoch); each global
+    batch of ``batch_size`` images (one optimizer step) is cut into ``accum`` micro-batches,
+    each cut into ``options.world`` equal parts, one per rank, and its augmentation is drawn
+    for the whole global batch: N processes, or M accumulated micro-batches, see exactly what
+    one batch sees. ``batch_size`` must divide by ``accum`` x ``options.world``: training's
+    config checks that, where the batch size enters.
     Evaluation batches are ``batch_size`` images per rank of a strided shard.
     """
 
@@ -35,25 +39,20 @@ class TensorLoader:
         images: ImageSet,
         batch_size: int,
         device: torch.device,
+        options: LoaderOptions,
         *,
         mean: tuple[float, ...],
         std: tuple[float, ...],
         train: bool = False,
         augment: str = "none",
-        ten_crop: bool = False,
-        seed: int = 0,
-        rank: int = 0,
-        world: int = 1,
         accum: int = 1,
-        channels_last: bool = True,
+        ten_crop: bool = False,
     ) -> None:
         augmentation(augment, small=True)  # a ConfigError here, not at the first batch
         self.images = images.images.to(device)
         self.labels = images.labels.to(device)
-        self.batch_size, self.device, self.train, self.augment = batch_size, device, train, augment
-        self.ten_crop, self.seed, self.rank, self.world = ten_crop, seed, rank, world
-        self.accum = accum
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.batch_size, self.device, self.options = batch_size, device, options
+        self.train, self.augment, self.accum, self.ten_crop = train, augment, accum, ten_crop
         scale = torch.tensor([255.0], device=device)
         self.mean = (torch.tensor(mean, device=device) * scale)[:, None, None]
         self.std = (torch.tensor(std, device=device) * scale)[:, None, None]
@@ -66,21 +65,24 @@ class TensorLoader:
         n = len(self.labels)
         if self.train:
             return n // self.batch_size * self.accum
-        return -(-len(range(self.rank, n, self.world)) // self.batch_size)
+        o = self.options
+        return -(-len(range(o.rank, n, o.world)) // self.batch_size)
 
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x.float() - self.mean) / self.std).contiguous(memory_format=self.memory_format)
+        x = (x.float() - self.mean) / self.std
+        return x.contiguous(memory_format=self.options.memory_format)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if not self.train:
             yield from self._eval_batches()
             return
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        o = self.options
+        g = torch.Generator().manual_seed(o.seed * 100_003 + self.epoch)
         perm = torch.randperm(len(self.labels), generator=g)
         alternate = augmentation(self.augment, small=True).alternate
-        flips = alternating_flips(len(self.labels), self.seed, self.epoch) if alternate else None
+        flips = alternating_flips(len(self.labels), o.seed, self.epoch) if alternate else None
         # positions in the global batch of this rank's part of each micro-batch
-        parts = torch.arange(self.batch_size).view(self.accum, self.world, -1)[:, self.rank]
+        parts = torch.arange(self.batch_size).view(self.accum, o.world, -1)[:, o.rank]
         for step in range(len(self) // self.accum):
             batch = perm[step * self.batch_size : (step + 1) * self.batch_size]
             alternated = flips[batch] if flips is not None else None
@@ -92,7 +94,8 @@ class TensorLoader:
                 yield self._normalise(x), self.labels[idx]
 
     def _eval_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        shard = torch.arange(self.rank, len(self.labels), self.world, device=self.device)
+        o = self.options
+        shard = torch.arange(o.rank, len(self.labels), o.world, device=self.device)
         crops = [t.to(self.device) for t in ten_crop_params()] if self.ten_crop else None
         for idx in shard.split(self.batch_size):
             x = self.images[idx]

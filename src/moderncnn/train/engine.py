@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from moderncnn.checkpoint import load_weights, read_metadata, save_weights
-from moderncnn.data import load_splits, make_loader
+from moderncnn.data import LoaderOptions, load_splits, make_loader
 from moderncnn.errors import CheckpointError, ConfigError, DivergedError, Interrupted
 from moderncnn.inspect.probe import min_input_size
 from moderncnn.io import atomic_write, to_json
@@ -335,7 +335,7 @@ class Trainer:
 
     def _make_loaders(self) -> dict[str, object]:
         cfg, env = self.cfg, self.env
-        common = dict(
+        options = LoaderOptions(
             crop=self.input_size,
             seed=cfg.seed,
             rank=env.rank,
@@ -351,16 +351,16 @@ class Trainer:
                 self.splits.train,
                 cfg.batch_size,
                 env.device,
+                options,
                 train=True,
                 augment=cfg.augment,
                 accum=cfg.accum_steps,
-                **common,
             )
         }
         for name in ("val", "test"):
             images = getattr(self.splits, name)
             if images is not None:
-                loaders[name] = make_loader(self.splits, images, micro, env.device, **common)
+                loaders[name] = make_loader(self.splits, images, micro, env.device, options)
         return loaders
 
     def _wrap(self, model: nn.Module) -> nn.Module:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from moderncnn.checkpoint import load_state, read_metadata, read_weights
-from moderncnn.data import Splits, find_dataset, load_splits, make_loader
+from moderncnn.data import LoaderOptions, Splits, find_dataset, load_splits, make_loader
 from moderncnn.data.imagenet import ClassMap, imagenet_categories, match_classes
 from moderncnn.data.sources import limit as subset
 from moderncnn.data.sources import split_folder, split_folders
@@ -286,10 +286,8 @@ def evaluate_weights(
     if class_map is not None:
         scored = ClassSubset(model, class_map.index, class_map.outputs, score == "all")
     scored.to(dev, memory_format=torch.channels_last)
-    loader = make_loader(
-        splits, images, batch_size, dev, crop=crop, resize=cfg.data.resize, ten_crop=ten_crop,
-        workers=workers,
-    )  # fmt: skip
+    options = LoaderOptions(crop=crop, resize=cfg.data.resize, workers=workers)
+    loader = make_loader(splits, images, batch_size, dev, options, ten_crop=ten_crop)
     net = TestTimeAugmentation(scored, tta) if tta != "none" else scored
     result = evaluate(
         net, loader, k, dev, amp, progress=progress, desc=f"evaluating {split}",
