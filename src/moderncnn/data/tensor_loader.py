@@ -77,11 +77,17 @@ class TensorLoader:
             yield from self._eval_batches()
             return
         o = self.options
+        # A generator of its own for each (seed, epoch): an epoch's order and augmentation
+        # depend on nothing drawn before it, so a resumed run draws what an unbroken one did;
+        # 100_003, a prime above any run's count of epochs, keeps the epochs of one seed off
+        # those of the next.
         g = torch.Generator().manual_seed(o.seed * 100_003 + self.epoch)
         perm = torch.randperm(len(self.labels), generator=g)
         alternate = augmentation(self.augment, small=True).alternate
         flips = alternating_flips(len(self.labels), o.seed, self.epoch) if alternate else None
-        # positions in the global batch of this rank's part of each micro-batch
+        # The global batch laid out as (micro-batch, rank, image): row m holds the positions in
+        # the global batch of this rank's part of micro-batch m, so the ranks' parts of every
+        # micro-batch together take each image of the global batch once, as one process would.
         parts = torch.arange(self.batch_size).view(self.accum, o.world, -1)[:, o.rank]
         for step in range(len(self) // self.accum):
             batch = perm[step * self.batch_size : (step + 1) * self.batch_size]
