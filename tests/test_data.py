@@ -23,6 +23,7 @@ from moderncnn.data.augment import (
     train_transform,
 )
 from moderncnn.data.sources import find_dataset, holdout
+from moderncnn.data.stats import channel_stats
 from moderncnn.errors import ConfigError, DataError
 from moderncnn.train import TrainConfig
 
@@ -177,6 +178,19 @@ def test_tensor_loader_shards_a_global_batch(fake_cifar: Path) -> None:
     for (x, y), (x0, y0), (x1, y1) in zip(one, *ranks, strict=True):
         assert torch.equal(x, torch.cat([x0, x1])) and torch.equal(y, torch.cat([y0, y1]))
     assert abs(float(x.mean())) < 1  # normalised
+
+
+def test_the_normalisation_is_chosen_where_the_data_is_read(fake_cifar: Path) -> None:
+    """The training split's statistics by default; a (mean, std) given to load_splits (a
+    pretrained network's) instead, and the loaders normalise with what it chose."""
+    own = load_splits(fake_cifar, val_size=0, test=False)
+    assert (own.mean, own.std) == channel_stats(own.train.images)
+    given = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    theirs = load_splits(fake_cifar, val_size=0, test=False, normalisation=given)
+    assert (theirs.mean, theirs.std) == given
+    x, _ = next(iter(make_loader(theirs, theirs.train, 8, torch.device("cpu"))))
+    mean, std = (torch.tensor(v)[:, None, None] for v in given)
+    assert torch.allclose(x, (theirs.train.images[:8] / 255 - mean) / std, atol=1e-5)
 
 
 def test_paper_transforms() -> None:

@@ -37,6 +37,7 @@ class Splits:
     train: ImageSet | None
     val: ImageSet | None
     test: ImageSet | None
+    #: the per-channel mean and std the loaders normalise with (:func:`load_splits` chose them)
     mean: tuple[float, ...]
     std: tuple[float, ...]
     #: :func:`~moderncnn.data.sources.digest` of the training images before the hold-out
@@ -69,6 +70,7 @@ def load_splits(
     progress: bool = True,
     expect: tuple[str, str] | None = None,
     val_from: str = "",
+    normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
 ) -> Splits:
     """Read ``data_dir`` (CIFAR python format or ImageFolder) into train / val / test.
 
@@ -77,10 +79,13 @@ def load_splits(
     for quick runs); ``train=False`` reads the test split alone (evaluation: a folder may hold
     only ``test/`` or ``val/``); ``download`` ('cifar10' or 'cifar100') fetches CIFAR when it is
     missing (and is refused where another data set is there); ``progress`` shows a bar
-    while images are decoded. Small images are normalised with the statistics of the
-    training split, or of the test split when it is read alone. ``expect``: (digest, who
-    expects it): the training images must be those (:attr:`Splits.digest`), else DataError;
-    ``val_from``: where ``val_size`` came from, for the error when there are too few images.
+    while images are decoded. ``expect``: (digest, who expects it): the training images
+    must be those (:attr:`Splits.digest`), else DataError; ``val_from``: where ``val_size``
+    came from, for the error when there are too few images.
+
+    ``normalisation``: the (mean, std) the images are to be normalised with, chosen here once
+    (pretrained weights' own, say); by default, for small images the statistics of the
+    training split (of the test split when it is read alone), for large ones ImageNet's.
     """
     try:
         source = find_dataset(data_dir)
@@ -122,11 +127,10 @@ def load_splits(
             f"({len(test_set.classes)} vs {len(full.classes)})"
         )
     stats_from = train_set if train_set is not None else test_set
-    mean, std = (
-        channel_stats(stats_from.images)
-        if stats_from.images is not None
-        else (IMAGENET_MEAN, IMAGENET_STD)
-    )
+    if normalisation is None:
+        small = stats_from.images is not None
+        normalisation = channel_stats(stats_from.images) if small else (IMAGENET_MEAN, IMAGENET_STD)
+    mean, std = normalisation
     log.info(
         "%s (%s): %d train, %d validation, %d test images, %d classes",
         source.root,

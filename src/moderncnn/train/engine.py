@@ -30,7 +30,7 @@ from moderncnn.inspect.probe import min_input_size
 from moderncnn.io import atomic_write, to_json
 from moderncnn.loss import compute_loss
 from moderncnn.models import create_model, model_info
-from moderncnn.models.pretrained import weights_cfg
+from moderncnn.models.pretrained import DataConfig, weights_cfg
 from moderncnn.precision import describe, resolve_amp
 from moderncnn.progress import progress
 from moderncnn.train import distributed
@@ -156,7 +156,8 @@ class Trainer:
         pretrained = None
         if weights or cfg.preprocess == "weights":  # a missing file or wrong name fails now
             pretrained = weights_cfg(cfg.model, cfg.weights)
-        self.splits = self._load_data()
+        weights_data = pretrained.data if cfg.preprocess == "weights" else None
+        self.splits = self._load_data(weights_data)
         self.num_classes = len(self.splits.classes)
         self.model = create_model(
             cfg.model, num_classes=self.num_classes, weights=weights, **options
@@ -164,10 +165,8 @@ class Trainer:
         if weights:
             self._new_head()
         self.input_size = model_info(cfg.model).input_size[-1]
-        if cfg.preprocess == "weights":  # normalise and size inputs as the weights were
-            data = pretrained.data
-            self.splits = dataclasses.replace(self.splits, mean=data.mean, std=data.std)
-            self.input_size = data.crop
+        if weights_data:  # size inputs as the weights were (they are normalised so: above)
+            self.input_size = weights_data.crop
         self.frozen_norms = freeze(self.model, cfg.freeze, cfg.freeze_until)
         self._check_training_size(options)
         self.model.to(env.device, memory_format=self._memory_format)
@@ -313,7 +312,8 @@ class Trainer:
     def _memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.cfg.channels_last else torch.contiguous_format
 
-    def _load_data(self):
+    def _load_data(self, weights_data: DataConfig | None):
+        """The splits, normalised as ``weights_data`` (the weights' preprocessing) where given."""
         cfg = self.cfg
         kwargs = dict(
             val_size=cfg.val_size,
@@ -325,6 +325,7 @@ class Trainer:
             download=cfg.download,
             progress=self._progress,
             expect=self.expect,
+            normalisation=(weights_data.mean, weights_data.std) if weights_data else None,
         )
         if not self.env.main:  # rank 0 decodes and caches first; the others read its cache
             distributed.barrier()

@@ -10,7 +10,6 @@ classes only."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterable, Sized
 from dataclasses import dataclass
@@ -246,6 +245,7 @@ def evaluate_weights(
             f"{str(source.root)!r} has no train/ folder; its test split is "
             f"{split_folder(source, 'test')}: evaluate that with --split test (the default)"
         )
+    known = cfg.url is not None or "mean" in meta  # the weights' normalisation, where known
     held = split != "test"  # the run's own split, rebuilt as it made it (run_split)
     val_size, run_limit, expect, val_from = run_split(weights, meta) if held else (0, 0, None, "")
     splits = load_splits(
@@ -259,6 +259,7 @@ def evaluate_weights(
         progress=progress,
         expect=expect,
         val_from=val_from,
+        normalisation=(cfg.data.mean, cfg.data.std) if known else None,
     )
     trained = meta.get("classes")
     if trained and len(trained) == len(splits.classes):  # another count: load_weights says so
@@ -270,8 +271,6 @@ def evaluate_weights(
     if categories is not None and outputs is not None and trained != splits.classes:
         class_map = _class_map(weights, splits.classes, categories, outputs, allow_new_head)
     crop = cfg.data.crop
-    if cfg.url is not None or "mean" in meta:  # the weights' normalisation, where known
-        splits = dataclasses.replace(splits, mean=cfg.data.mean, std=cfg.data.std)
     images = getattr(splits, split)
     if images is None:
         raise DataError(f"no {split} split (val needs a held-out size > 0)")
