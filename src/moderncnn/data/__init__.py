@@ -1,4 +1,14 @@
-"""Data sets, caching, per-paper augmentation and loaders for training and evaluation."""
+"""Data sets, caching, per-paper augmentation and loaders for training and evaluation.
+
+A data set's way in: :mod:`~moderncnn.data.sources` finds its layout and lists it,
+:mod:`~moderncnn.data.cache` decodes small images once, :mod:`~moderncnn.data.splits` makes
+the train / validation / test splits and chooses their normalisation (measured by
+:mod:`~moderncnn.data.stats`), and :mod:`~moderncnn.data.loaders` batches them: small images
+on the device (:mod:`~moderncnn.data.tensor_loader`), large ones from their files
+(:mod:`~moderncnn.data.folder_loader`), with the training augmentation of
+:mod:`~moderncnn.data.augment` or the evaluation transform of
+:mod:`~moderncnn.data.transforms`.
+"""
 
 from moderncnn.data.folder_loader import FolderLoader
 from moderncnn.data.loaders import LoaderOptions, make_loader
