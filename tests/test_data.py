@@ -14,7 +14,7 @@ from torchvision.transforms import v2
 
 from conftest import write_fake_cifar, write_image_folder
 from moderncnn import progress
-from moderncnn.data import cache, load_splits, make_loader
+from moderncnn.data import LoaderOptions, cache, load_splits, make_loader
 from moderncnn.data.augment import (
     AUGMENTATIONS,
     Lighting,
@@ -23,6 +23,7 @@ from moderncnn.data.augment import (
     train_transform,
 )
 from moderncnn.data.sources import find_dataset, holdout
+from moderncnn.data.stats import channel_stats
 from moderncnn.errors import ConfigError, DataError
 from moderncnn.train import TrainConfig
 
@@ -130,16 +131,9 @@ def test_large_folder_uses_workers_and_skips_bad_files(tmp_path: Path, caplog) -
     root = _image_folder(tmp_path / "big", size=80, per_class=3)
     splits = load_splits(root, val_size=0, cache_dir=tmp_path / "cache")
     assert not splits.small and len(splits.train.files) == 8
-    loader = make_loader(
-        splits,
-        splits.train,
-        4,
-        torch.device("cpu"),
-        train=True,
-        augment="googlenet",
-        crop=64,
-        workers=0,
-    )
+    files = LoaderOptions(crop=64, workers=0)
+    loader = make_loader(splits, splits.train, 4, torch.device("cpu"), files, train=True,
+                         augment="googlenet")  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="moderncnn"):
         batches = list(loader)
     # the unreadable files are left out of their batches, not replaced by others
@@ -147,14 +141,12 @@ def test_large_folder_uses_workers_and_skips_bad_files(tmp_path: Path, caplog) -
     assert sorted(torch.cat([y for _, y in batches]).tolist()) == [0, 0, 0, 1, 1, 1]
     assert "skipped 2 unreadable image files of 8" in caplog.text
     strict = make_loader(
-        splits, splits.train, 8, torch.device("cpu"), train=True, augment="vgg", crop=64,
-        workers=0, strict=True,
+        splits, splits.train, 8, torch.device("cpu"), dataclasses.replace(files, strict=True),
+        train=True, augment="vgg",
     )  # fmt: skip
     with pytest.raises(DataError, match="unreadable"):
         list(strict)
-    ten = make_loader(
-        splits, splits.test, 4, torch.device("cpu"), crop=64, ten_crop=True, workers=0
-    )
+    ten = make_loader(splits, splits.test, 4, torch.device("cpu"), files, ten_crop=True)
     assert next(iter(ten))[0].shape == (4, 10, 3, 64, 64)
 
 
@@ -174,18 +166,31 @@ def test_tensor_loader_shards_a_global_batch(fake_cifar: Path) -> None:
     """Two ranks together see exactly the augmented batch of one process."""
     splits = load_splits(fake_cifar, val_size=0)
     cpu = torch.device("cpu")
-    one = make_loader(splits, splits.train, 32, cpu, train=True, augment="cifar", seed=3)
+    one = make_loader(
+        splits, splits.train, 32, cpu, LoaderOptions(seed=3), train=True, augment="cifar"
+    )
     ranks = [
-        make_loader(
-            splits, splits.train, 32, cpu, train=True, augment="cifar", seed=3, rank=r, world=2
-        )
-        for r in (0, 1)
+        make_loader(splits, splits.train, 32, cpu, rank, train=True, augment="cifar")
+        for rank in (LoaderOptions(seed=3, rank=r, world=2) for r in (0, 1))
     ]
     for loader in (one, *ranks):
         loader.set_epoch(2)
     for (x, y), (x0, y0), (x1, y1) in zip(one, *ranks, strict=True):
         assert torch.equal(x, torch.cat([x0, x1])) and torch.equal(y, torch.cat([y0, y1]))
     assert abs(float(x.mean())) < 1  # normalised
+
+
+def test_the_normalisation_is_chosen_where_the_data_is_read(fake_cifar: Path) -> None:
+    """The training split's statistics by default; a (mean, std) given to load_splits (a
+    pretrained network's) instead, and the loaders normalise with what it chose."""
+    own = load_splits(fake_cifar, val_size=0, test=False)
+    assert (own.mean, own.std) == channel_stats(own.train.images)
+    given = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    theirs = load_splits(fake_cifar, val_size=0, test=False, normalisation=given)
+    assert (theirs.mean, theirs.std) == given
+    x, _ = next(iter(make_loader(theirs, theirs.train, 8, torch.device("cpu"))))
+    mean, std = (torch.tensor(v)[:, None, None] for v in given)
+    assert torch.allclose(x, (theirs.train.images[:8] / 255 - mean) / std, atol=1e-5)
 
 
 def test_paper_transforms() -> None:

@@ -18,7 +18,7 @@ import moderncnn
 import tiny_model  # noqa: F401  (registers tiny_test_net)
 from conftest import write_image_folder
 from moderncnn.cli import main
-from moderncnn.data import cache, load_splits, make_loader
+from moderncnn.data import LoaderOptions, cache, load_splits, make_loader
 from moderncnn.errors import DataError
 
 #: Files that cannot be read: skipped and counted, never replaced by another.
@@ -111,8 +111,8 @@ def test_hostile_files_through_the_large_image_loader(tmp_path: Path, caplog) ->
     root = _folder(tmp_path / "large", 96)
     splits = load_splits(root, val_size=0, test=False, cache_dir=tmp_path / "cache")
     assert not splits.small and len(splits.train) == 18
-    cpu = torch.device("cpu")
-    train = make_loader(splits, splits.train, 6, cpu, train=True, crop=32, workers=0)
+    cpu, files = torch.device("cpu"), LoaderOptions(crop=32, workers=0)
+    train = make_loader(splits, splits.train, 6, cpu, files, train=True)
     with caplog.at_level(logging.WARNING, logger="moderncnn"):
         batches = list(itertools.islice(train, len(train)))  # as the training engine reads
     assert len(batches) == 3 and sum(len(y) for _, y in batches) == 15
@@ -124,7 +124,7 @@ def test_hostile_files_through_the_large_image_loader(tmp_path: Path, caplog) ->
     ) in caplog.text
     assert "one-pixel.png (1x1)" in caplog.text and "extreme-aspect.png (192x6)" in caplog.text
 
-    test = make_loader(splits, splits.train, 18, cpu, crop=32, workers=0)
+    test = make_loader(splits, splits.train, 18, cpu, files)
     ((x, y),) = list(test)
     assert y.tolist() == [0] * 4 + [1] * 4 + [2] * 7
     mean, std = torch.tensor(splits.mean)[:, None, None], torch.tensor(splits.std)[:, None, None]
@@ -188,12 +188,13 @@ def test_a_run_of_unreadable_files_is_skipped(tmp_path: Path, caplog) -> None:
     for i in range(12):
         (root / "train" / "cat" / f"bad{i:02}.jpg").write_bytes(b"")
     splits = load_splits(root, val_size=0, test=False, cache_dir=tmp_path / "cache")
-    loader = make_loader(splits, splits.train, 4, torch.device("cpu"), crop=32, workers=0)
+    files = LoaderOptions(crop=32, workers=0)
+    loader = make_loader(splits, splits.train, 4, torch.device("cpu"), files)
     with caplog.at_level(logging.WARNING, logger="moderncnn"):
         assert [y.tolist() for _, y in loader] == [[0, 0], [1, 1]]
     assert "skipped 12 unreadable image files of 16 in this evaluation" in caplog.text
-    ddp = make_loader(splits, splits.train, 4, torch.device("cpu"), train=True, crop=32,
-                      world=2, workers=0)  # fmt: skip
+    ddp = make_loader(splits, splits.train, 4, torch.device("cpu"),
+                      LoaderOptions(crop=32, workers=0, world=2), train=True)  # fmt: skip
     with pytest.raises(DataError, match="every file of a training batch is unreadable"):
         list(ddp)
 
@@ -211,9 +212,9 @@ def test_a_failing_worker_leaves_no_temporary_folder(tmp_path: Path, monkeypatch
             raise RuntimeError("a bug in a worker")
         return torch.zeros(3, 80, 80, dtype=torch.uint8)
 
-    monkeypatch.setattr("moderncnn.data.loaders.try_decode", fail_on_one)
+    monkeypatch.setattr("moderncnn.data.folder_loader.try_decode", fail_on_one)
     before = set(Path(tempfile.gettempdir()).glob("pymp-*"))
-    loader = make_loader(splits, splits.train, 2, torch.device("cpu"), crop=32, workers=2)
+    loader = make_loader(splits, splits.train, 2, torch.device("cpu"), LoaderOptions(crop=32))
     with pytest.raises(RuntimeError, match="a bug in a worker"):
         list(loader)
     del loader

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from moderncnn.checkpoint import read_metadata
 from safetensors.torch import load_file
 
 from conftest import write_fake_cifar
@@ -62,6 +63,8 @@ def test_finetune_freezes_the_backbone(
             torch.testing.assert_close(after[key], value, rtol=0, atol=0, msg=key)
     saved = (out / "config.toml").read_text()
     assert 'preprocess = "weights"' in saved and "freeze = true" in saved
+    # normalised as the weights were, not with the statistics of the new data
+    assert read_metadata(out / "best.safetensors")["mean"] == read_metadata(pretrained)["mean"]
 
 
 def test_freeze_until_and_backbone_learning_rate(pretrained: Path) -> None:

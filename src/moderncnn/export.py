@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from moderncnn.data.config import resolve_data_config
+from moderncnn.data.transforms import resolve_data_config
 from moderncnn.errors import ExportError
 from moderncnn.fast import fold_conv_bn
 from moderncnn.io import atomic_write, to_json

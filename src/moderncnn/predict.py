@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from moderncnn.data.config import eval_transform, resolve_data_config
+from moderncnn.data.folder_loader import far_from, warn_far
 from moderncnn.data.images import read_image, reason
-from moderncnn.data.loaders import far_from, warn_far
+from moderncnn.data.transforms import eval_transform, resolve_data_config
 from moderncnn.models.base import ConvNet
 from moderncnn.validate import integer
 
@@ -46,7 +46,7 @@ def class_names(model: ConvNet) -> list[str]:
 
 def _load(path: Path, transform, shorter_side: int, crop: int) -> tuple[torch.Tensor | str, str]:
     """The image prepared for the model, or why it cannot be read; and its size when it is
-    far from the crop (:func:`moderncnn.data.loaders.far_from`)."""
+    far from the crop (:func:`moderncnn.data.folder_loader.far_from`)."""
     try:
         if path.is_file() and path.stat().st_size == 0:
             return "it is empty (0 bytes)", ""

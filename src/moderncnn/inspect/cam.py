@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from moderncnn.data.config import eval_transform, resolve_data_config
 from moderncnn.data.images import read_image
+from moderncnn.data.transforms import eval_transform, resolve_data_config
 from moderncnn.errors import ModernCNNError
 from moderncnn.inspect.pictures import RANDOM_WEIGHTS, is_random, save_png, weights_label
 from moderncnn.models.base import ConvNet

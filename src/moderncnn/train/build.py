@@ -19,11 +19,11 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from moderncnn.data import Splits, load_splits, make_loader
+from moderncnn.data import LoaderOptions, Splits, load_splits, make_loader
 from moderncnn.errors import CheckpointError, ConfigError
 from moderncnn.models import ConvNet, create_model, model_info
 from moderncnn.models.factory import check_options
-from moderncnn.models.pretrained import PretrainedCfg, weights_cfg
+from moderncnn.models.pretrained import DataConfig, PretrainedCfg, weights_cfg
 from moderncnn.models.probe import min_input_size
 from moderncnn.models.weights import read_metadata
 from moderncnn.precision import describe, resolve_amp
@@ -188,20 +188,22 @@ def build_data(run: Run, env: distributed.DistEnv, progress: bool) -> Splits:
         download=cfg.download,
         progress=progress,
         expect=run.expect,
+        normalisation=(data.mean, data.std) if (data := _weights_data(run)) else None,
     )
     if env.main:
         distributed.barrier()
-    if cfg.preprocess == "weights":
-        data = run.pretrained.data
-        splits = dataclasses.replace(splits, mean=data.mean, std=data.std)
     return splits
+
+
+def _weights_data(run: Run) -> DataConfig | None:
+    """How the run's weights were preprocessed, where the run preprocesses as they were."""
+    return run.pretrained.data if run.cfg.preprocess == "weights" else None
 
 
 def input_size(run: Run) -> int:
     """The side of the images the network trains on: its own, or its weights' crop."""
-    if run.cfg.preprocess == "weights":
-        return run.pretrained.data.crop
-    return model_info(run.cfg.model).input_size[-1]
+    data = _weights_data(run)
+    return data.crop if data else model_info(run.cfg.model).input_size[-1]
 
 
 def build_model(run: Run, splits: Splits) -> tuple[ConvNet, list[nn.Module]]:
@@ -260,7 +262,7 @@ def build_loaders(
 ) -> tuple[dict[str, object], int]:
     """The loaders of the splits there are (train in mini-batches of ``batch_size``, val and
     test in micro-batches), and the optimizer steps an epoch takes."""
-    common = dict(
+    options = LoaderOptions(
         crop=crop,
         seed=cfg.seed,
         rank=env.rank,
@@ -271,15 +273,15 @@ def build_loaders(
     )
     loaders = {
         "train": make_loader(
-            splits, splits.train, cfg.batch_size, env.device, train=True, augment=cfg.augment,
-            accum=cfg.accum_steps, **common,
+            splits, splits.train, cfg.batch_size, env.device, options, train=True,
+            augment=cfg.augment, accum=cfg.accum_steps,
         )
     }  # fmt: skip
     micro = cfg.batch_size // cfg.accum_steps
     for name in ("val", "test"):
         images = getattr(splits, name)
         if images is not None:
-            loaders[name] = make_loader(splits, images, micro, env.device, **common)
+            loaders[name] = make_loader(splits, images, micro, env.device, options)
     steps_per_epoch = len(loaders["train"]) // cfg.accum_steps
     if steps_per_epoch == 0:
         raise ConfigError(

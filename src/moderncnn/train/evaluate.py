@@ -10,7 +10,6 @@ classes only."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterable, Sized
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from moderncnn.data import Splits, find_dataset, load_splits, make_loader
+from moderncnn.data import LoaderOptions, Splits, find_dataset, load_splits, make_loader
 from moderncnn.data.imagenet import ClassMap, imagenet_categories, match_classes
 from moderncnn.data.sources import limit as subset
 from moderncnn.data.sources import split_folder, split_folders
@@ -246,6 +245,7 @@ def evaluate_weights(
             f"{str(source.root)!r} has no train/ folder; its test split is "
             f"{split_folder(source, 'test')}: evaluate that with --split test (the default)"
         )
+    known = cfg.url is not None or "mean" in meta  # the weights' normalisation, where known
     held = split != "test"  # the run's own split, rebuilt as it made it (run_split)
     val_size, run_limit, expect, val_from = run_split(weights, meta) if held else (0, 0, None, "")
     splits = load_splits(
@@ -259,6 +259,7 @@ def evaluate_weights(
         progress=progress,
         expect=expect,
         val_from=val_from,
+        normalisation=(cfg.data.mean, cfg.data.std) if known else None,
     )
     trained = meta.get("classes")
     if trained and len(trained) == len(splits.classes):  # another count: load_weights says so
@@ -270,8 +271,6 @@ def evaluate_weights(
     if categories is not None and outputs is not None and trained != splits.classes:
         class_map = _class_map(weights, splits.classes, categories, outputs, allow_new_head)
     crop = cfg.data.crop
-    if cfg.url is not None or "mean" in meta:  # the weights' normalisation, where known
-        splits = dataclasses.replace(splits, mean=cfg.data.mean, std=cfg.data.std)
     images = getattr(splits, split)
     if images is None:
         raise DataError(f"no {split} split (val needs a held-out size > 0)")
@@ -290,10 +289,8 @@ def evaluate_weights(
     if class_map is not None:
         scored = ClassSubset(model, class_map.index, class_map.outputs, score == "all")
     scored.to(dev, memory_format=torch.channels_last)
-    loader = make_loader(
-        splits, images, batch_size, dev, crop=crop, resize=cfg.data.resize, ten_crop=ten_crop,
-        workers=workers,
-    )  # fmt: skip
+    options = LoaderOptions(crop=crop, resize=cfg.data.resize, workers=workers)
+    loader = make_loader(splits, images, batch_size, dev, options, ten_crop=ten_crop)
     net = TestTimeAugmentation(scored, tta) if tta != "none" else scored
     result = evaluate(
         net, loader, k, dev, amp, progress=progress, desc=f"evaluating {split}",
