@@ -6,21 +6,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from moderncnn.errors import ConfigError
-
-if TYPE_CHECKING:
-    from moderncnn.train.config import TrainConfig
-
-SCHEDULES = ("step", "plateau", "cosine", "onecycle", "constant")
-WARMUP_MODES = ("constant", "linear")
-
-#: Mini-batches whose mean training error ends a warm-up by error. One batch of 128 images
-#: measures an error near 80% to +-3.5% (one standard deviation, sqrt(0.8 * 0.2 / 128)), 20
-#: batches (2,560 images) to +-0.8%, so a lucky batch cannot end warm-up; and 20 is 5% of the
-#: paper's "about 400 iterations", so the window lags the error by about 10 steps.
-WARMUP_WINDOW = 20
+from moderncnn.train.options import SCHEDULES, WARMUP_MODES, WARMUP_WINDOW, TrainConfig
 
 
 class LRSchedule:
