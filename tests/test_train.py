@@ -497,7 +497,7 @@ def test_model_kwargs_reach_the_builder(tmp_path: Path) -> None:
     assert engine._model_options(cfg) == {"shortcut": "B", "preact": True}
     saved = tmp_path / "recipe.toml"
     saved.write_text(cfg.to_toml())
-    assert 'model_kwargs = {shortcut = "B", preact = true}' in saved.read_text()
+    assert '[model_kwargs]\nshortcut = "B"\npreact = true\n' in saved.read_text()  # tomli_w's
     assert resolve_config("resnet20", str(saved)).model_kwargs == cfg.model_kwargs
     for kwargs, message in [
         ({"lrn": False}, "resnet20 has no option 'lrn'; its options: shortcut='A'"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from moderncnn.errors import ConfigError
 from moderncnn.models import model_info
-from moderncnn.train.options import TrainConfig, toml_value
+from moderncnn.train.options import TrainConfig, conforms, field_types, toml_value, type_name
 
 log = logging.getLogger("moderncnn")
 
@@ -222,22 +222,13 @@ def config_from(values: dict[str, Any], source: str) -> TrainConfig:
             if new in values:
                 raise ConfigError(f"{source}: give {new} only ({old} is its old name)")
             values = {new if k == old else k: v for k, v in values.items()}
-    known = {f.name: f for f in fields(TrainConfig)}
-    unknown = sorted(set(values) - set(known))
+    hints = field_types()
+    unknown = sorted(set(values) - set(hints))
     if unknown:
         raise ConfigError(f"{source}: unknown keys {', '.join(unknown)}")
-    for k, v in values.items():  # TOML ints where floats are expected are fine
-        kind = known[k].type
-        ok = {
-            "int": int,
-            "float": (int, float),
-            "str": str,
-            "bool": bool,
-            "list[float]": list,
-            "dict[str, Any]": dict,
-        }[kind]
-        if not isinstance(v, ok) or (kind in ("int", "float") and isinstance(v, bool)):
-            raise ConfigError(f"{source}: {k} must be {kind}, got {v!r}")
+    for k, v in values.items():
+        if not conforms(v, hints[k]):
+            raise ConfigError(f"{source}: {k} must be {type_name(hints[k])}, got {v!r}")
     cfg = TrainConfig(**values)
     cfg.milestones = [float(m) for m in cfg.milestones]
     cfg.check()

@@ -6,10 +6,15 @@ Where the values come from (defaults, a recipe, flags, a run's config.toml): :mo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
 from typing import Any
+
+import tomli_w
 
 from moderncnn.data.augment import AUGMENTATIONS
 from moderncnn.errors import ConfigError
@@ -264,8 +269,10 @@ class TrainConfig:
             raise ConfigError(f"milestones in unit fraction (of the run) must be below 1, got {m}")
 
     def to_toml(self) -> str:
-        """The configuration as a TOML recipe (flat keys, every value)."""
-        return "".join(f"{k} = {toml_value(v)}\n" for k, v in dataclasses.asdict(self).items())
+        """The configuration as a TOML recipe: every value, the model's options (a table)
+        last. TOML has no null: a None (of a field typed ``X | None``, whose default it
+        is) is left out."""
+        return tomli_w.dumps({k: v for k, v in dataclasses.asdict(self).items() if v is not None})
 
     def extension_blocker(self) -> str | None:
         """Why this run's schedule cannot be made longer or shorter once it started (its
@@ -285,13 +292,40 @@ class TrainConfig:
 MAX_LENGTH = {"epochs": 30_000, "iterations": 60_000_000}
 
 
-def toml_value(v: object) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, list):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + "}"
-    return repr(v)
+@functools.cache
+def field_types() -> dict[str, Any]:
+    """The type of each :class:`TrainConfig` field, resolved (``from __future__ import
+    annotations`` leaves the dataclass's as strings)."""
+    return typing.get_type_hints(TrainConfig)
+
+
+def conforms(value: object, hint: Any) -> bool:
+    """Whether ``value``, as TOML or a flag gives it, is of type ``hint``: a class, ``X |
+    None``, ``list[X]``, ``dict[K, V]`` or ``Any``. An int is a float too (TOML's ``8``
+    for 8.0); a bool is not a number."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (types.UnionType, typing.Union):
+        return any(conforms(value, a) for a in args)
+    if origin is list:
+        return isinstance(value, list) and all(conforms(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            conforms(k, args[0]) and conforms(v, args[1]) for k, v in value.items()
+        )
+    if isinstance(value, bool):
+        return hint is bool
+    return isinstance(value, (int, float) if hint is float else hint)
+
+
+def type_name(hint: Any) -> str:
+    """``hint`` as it is written: ``int``, ``list[float]``, ``int | None``."""
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+
+
+def toml_value(value: object) -> str:
+    """``value``, a scalar or an array, as TOML on one line (tomli_w writes an array one
+    item a line)."""
+    text = tomli_w.dumps({"v": value}).removeprefix("v = ")
+    return " ".join(line.strip() for line in text.splitlines())
