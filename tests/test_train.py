@@ -136,8 +136,8 @@ def test_schedules() -> None:
     fixed = LRSchedule(0.1, "step", 64000, warmup=400)  # --warmup 400 alone: 400 steps
     assert (fixed.lr(399), fixed.lr(400)) == pytest.approx((0.01, 0.1))
     assert not fixed.needs_error(0)
-    with pytest.raises(ConfigError, match="schedule must be one of"):
-        LRSchedule(0.1, "linear", 100)
+    with pytest.raises(ConfigError, match="schedule must be one of"):  # where it enters
+        resolve_config("resnet20", data_dir="x", schedule="linear")
 
 
 def test_warmup_ends_when_training_error_is_below_80() -> None:
