@@ -7,9 +7,7 @@ Flags are generated from :class:`moderncnn.train.TrainConfig`, so each recipe ke
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
-import tomllib
 
 from moderncnn.cli import add_command
 from moderncnn.cli.output import print_table
@@ -17,14 +15,8 @@ from moderncnn.cli.types import WEIGHTS
 from moderncnn.errors import ConfigError
 from moderncnn.train import TrainConfig, resolve_config, train
 from moderncnn.train.config import list_recipes, resume_config
+from moderncnn.train.flags import FLAGS
 
-_ALIASES = {
-    "output": ["--run-dir"],
-    "data_dir": ["--data"],
-    "accum_steps": ["--accum"],
-    "drop_rate": ["--dropout"],
-}
-_TYPES = {"int": int, "float": float, "str": str}
 #: Flags checked as they are parsed, beyond their type (the rest: TrainConfig.check()).
 _CHECKED = {"weights": WEIGHTS}
 
@@ -51,59 +43,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_config_flags(group: argparse._ArgumentGroup) -> None:
-    """One flag per :class:`TrainConfig` field except ``model``; unset flags stay unset."""
-    for f in dataclasses.fields(TrainConfig):
-        if f.name == "model":
-            continue
-        kw: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": f.metadata["help"]}
-        if f.type == "bool":
-            kw["action"] = argparse.BooleanOptionalAction
-        elif f.type == "list[float]":
-            kw.update(nargs="*", type=float, metavar="X")
-        elif f.type == "dict[str, Any]":
-            kw.update(nargs="+", type=key_value, action=KeyValues, metavar="KEY=VALUE")
-        else:
-            kw["type"] = _CHECKED.get(f.name, _TYPES[f.type])
-        if f.metadata["choices"]:
-            kw["choices"] = f.metadata["choices"]
-        if f.name == "amp":  # `--amp` alone is bf16, as the reference scripts' boolean --amp
-            kw.update(nargs="?", const="bf16")
-        group.add_argument("--" + f.name.replace("_", "-"), *_ALIASES.get(f.name, []), **kw)
+    """One flag per :class:`TrainConfig` field except ``model``
+    (:data:`moderncnn.train.flags.FLAGS`); unset flags stay unset."""
+    for name, flag in FLAGS.items():
+        options = {**flag.options, "type": _CHECKED[name]} if name in _CHECKED else flag.options
+        group.add_argument(*flag.names, **options)
 
 
-def key_value(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` with VALUE read as a TOML value (false, 0.5, 3), else as a string."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. lrn=false), got {text!r}")
-    try:
-        return key, tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        return key, value
-
-
-class KeyValues(argparse.Action):
-    """Collects ``KEY=VALUE`` pairs into a dict; repeating the flag adds to it."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: list[tuple[str, object]],
-        option_string: str | None = None,
-    ) -> None:
-        setattr(namespace, self.dest, {**getattr(namespace, self.dest, {}), **dict(values)})
+def config_of(args: argparse.Namespace) -> TrainConfig:
+    """The configuration the parsed ``moderncnn train`` command ``args`` trains: the recipe's
+    with the flags given, or, with ``--resume``, the run's."""
+    overrides = {k: v for k, v in vars(args).items() if k in FLAGS}
+    if args.resume:
+        return resume_config(args.resume, args.model or "", **overrides)
+    if not args.model:
+        raise ConfigError("name a model to train, or --resume RUN_DIR")
+    return resolve_config(args.model, overrides.pop("recipe", ""), **overrides)
 
 
 def run(args: argparse.Namespace) -> int:
-    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
-    overrides = {k: v for k, v in vars(args).items() if k in names}
-    if args.resume:
-        cfg = resume_config(args.resume, args.model or "", **overrides)
-    elif not args.model:
-        raise ConfigError("name a model to train, or --resume RUN_DIR")
-    else:
-        cfg = resolve_config(args.model, overrides.pop("recipe", ""), **overrides)
+    cfg = config_of(args)
     result = train(cfg, resume=bool(args.resume), overwrite=args.overwrite)
     if int(os.environ.get("RANK", "0")):
         return 0

@@ -38,7 +38,8 @@ from moderncnn.inspect.summary import summarize
 from moderncnn.io import atomic_write, to_json
 from moderncnn.models.probe import build_meta
 from moderncnn.train import TrainConfig, resolve_config, train
-from moderncnn.train.config import EXECUTION
+from moderncnn.train.config import EXECUTION, read_recipe
+from moderncnn.train.flags import FLAGS
 from moderncnn.train.metrics import read_metrics
 from moderncnn.train.state import latest_checkpoint
 from moderncnn.validate import integer
@@ -146,24 +147,16 @@ def _planned(arm: Arm, seed: int, overrides: dict[str, Any], runs: Path, grid: b
 
 
 def train_command(model: str, recipe: str, overrides: dict[str, Any]) -> str:
-    """The ``moderncnn train`` command line that makes the same run."""
+    """The ``moderncnn train`` command line that makes the same run: the recipe and a flag
+    (:data:`~moderncnn.train.flags.FLAGS`) a value of ``overrides``, but for an empty one
+    ('' or {}) that changes nothing: the default, which the recipe leaves as it is."""
+    keys, defaults = read_recipe(recipe), TrainConfig()
     words = ["moderncnn", "train", model, "--recipe", recipe]
     for key, value in overrides.items():
-        flag = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            words.append(flag if value else "--no-" + key.replace("_", "-"))
-        elif isinstance(value, list):
-            words += [flag, *map(str, value)]
-        elif isinstance(value, dict):
-            if value:
-                words += [flag, *(f"{k}={_cli_value(v)}" for k, v in value.items())]
-        elif value != "":
-            words += [flag, str(value)]
+        if value in ("", {}) and key not in keys and value == getattr(defaults, key):
+            continue
+        words += FLAGS[key].write(value)
     return shlex.join(words)
-
-
-def _cli_value(v: object) -> str:
-    return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
 
 def execute(run: PlannedRun) -> SeedRun:

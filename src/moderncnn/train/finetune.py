@@ -21,9 +21,9 @@ def _is_head(model: ConvNet, name: str) -> bool:
 
 def freeze(model: ConvNet, head_only: bool = False, until: str = "") -> list[nn.Module]:
     """Stop the gradients of the frozen parameters (see the module docstring); return the
-    BatchNorm layers inside the frozen part, which the trainer keeps in eval mode."""
-    if head_only and until:
-        raise ConfigError("give --freeze (train the classifier only) or --freeze-until, not both")
+    BatchNorm layers inside the frozen part, which the trainer keeps in eval mode. One of
+    ``head_only`` and ``until``: the configuration refuses both
+    (:meth:`~moderncnn.train.TrainConfig.check`, before any data is read)."""
     if not head_only and not until:
         return []
     names = [n for n, _ in model.named_parameters()]

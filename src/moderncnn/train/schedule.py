@@ -6,21 +6,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from moderncnn.errors import ConfigError
-
-if TYPE_CHECKING:
-    from moderncnn.train.config import TrainConfig
-
-SCHEDULES = ("step", "plateau", "cosine", "onecycle", "constant")
-WARMUP_MODES = ("constant", "linear")
-
-#: Mini-batches whose mean training error ends a warm-up by error. One batch of 128 images
-#: measures an error near 80% to +-3.5% (one standard deviation, sqrt(0.8 * 0.2 / 128)), 20
-#: batches (2,560 images) to +-0.8%, so a lucky batch cannot end warm-up; and 20 is 5% of the
-#: paper's "about 400 iterations", so the window lags the error by about 10 steps.
-WARMUP_WINDOW = 20
+from moderncnn.train.options import WARMUP_WINDOW, TrainConfig
 
 
 class LRSchedule:
@@ -43,6 +30,10 @@ class LRSchedule:
       80% (about 400 iterations)", He et al. Sec. 4.2). ``warmup_mode='linear'`` instead ramps
       the rate linearly over ``warmup`` steps, to lr at the last ("gradual warmup", Goyal et
       al. 2017, Sec. 2.2, for large batches and the linear scaling rule).
+
+    ``schedule`` and ``warmup_mode`` are names of :data:`~moderncnn.train.options.SCHEDULES`
+    and :data:`~moderncnn.train.options.WARMUP_MODES`: checked where they enter, in the
+    configuration (:meth:`~moderncnn.train.TrainConfig.check`, before any data is read).
     """
 
     def __init__(
@@ -60,10 +51,6 @@ class LRSchedule:
         warmup_mode: str = "constant",
         stop_error: float = 0.0,
     ) -> None:
-        if warmup_mode not in WARMUP_MODES:
-            raise ConfigError(f"warmup_mode must be one of {', '.join(WARMUP_MODES)}")
-        if schedule not in SCHEDULES:
-            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
         self.base_lr, self.schedule, self.total = lr, schedule, total_steps
         self.milestones, self.gamma, self.step_every = list(milestones), gamma, step_every
         self.patience, self.warmup, self.warmup_error = patience, warmup, warmup_error
