@@ -19,8 +19,8 @@ import statistics
 from pathlib import Path
 
 from moderncnn.io import to_json
+from moderncnn.scoring import evaluate_weights
 from moderncnn.train import resolve_config, train
-from moderncnn.train.evaluate import evaluate_weights
 
 #: Every arm keeps a moving average of the weights as well (the recipe does not), so that
 #: one run measures both: its last weights and their average.

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from moderncnn.cli import build_parser
-from moderncnn.cli.train import config_of
+from moderncnn.cli.train_cmd import config_of
 from moderncnn.errors import ConfigError
 from moderncnn.experiments import EXPERIMENTS, LEVELS, plan
 from moderncnn.experiments.runner import train_command

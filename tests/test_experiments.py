@@ -13,8 +13,8 @@ import pytest
 from moderncnn.cli import main
 from moderncnn.errors import ConfigError
 from moderncnn.experiments import EXPERIMENTS, LEVELS, plan, run_experiment
-from moderncnn.experiments.catalog import ARCH_ITERATIONS
-from moderncnn.experiments.metrics import TEST_ERROR, steps_to
+from moderncnn.experiments.budgets import ARCH_ITERATIONS
+from moderncnn.experiments.measures import TEST_ERROR, steps_to
 from moderncnn.experiments.report import paper_images, write_report
 from moderncnn.experiments.runner import arm_options, best_lr
 from moderncnn.experiments.spec import NO_VERDICT, REGIMES, Arm, ArmResult, SeedRun
@@ -346,8 +346,8 @@ def test_effective_field_bound_is_recounted() -> None:
     """The effective-field experiment's bound comes from ResNet-20's theoretical field (81
     px, recounted from the real modules), and a fresh network's effective field (95% of the
     gradient) lies inside the theoretical one."""
-    from moderncnn.experiments.catalog import RESNET20_FIELD
-    from moderncnn.experiments.metrics import field_of, fresh
+    from moderncnn.experiments.catalog_2015 import RESNET20_FIELD
+    from moderncnn.experiments.measures import field_of, fresh
 
     field = field_of(fresh("resnet20", {}, 0))
     assert field.theoretical_size == RESNET20_FIELD == 81

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from moderncnn.checkpoint import read_metadata
 from safetensors.torch import load_file
 
 from conftest import write_fake_cifar
 from moderncnn.cli import main
 from moderncnn.errors import ConfigError
 from moderncnn.models import create_model
+from moderncnn.models.weights import read_metadata
 from moderncnn.train import resolve_config
 from moderncnn.train.finetune import freeze, param_groups
 

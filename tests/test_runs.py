@@ -588,7 +588,7 @@ def test_eval_scores_the_runs_own_split(fake_cifar: Path, tmp_path: Path, capsys
     images (its error is the run's), --limit takes a subset of them, --split train the
     other 100; data with other training images is refused, saying whose split it is not."""
     from conftest import write_fake_cifar
-    from moderncnn.train.evaluate import evaluate_weights
+    from moderncnn.scoring import evaluate_weights
 
     run = tmp_path / "run"
     assert main(_tiny(fake_cifar, run, "--no-test")) == 0

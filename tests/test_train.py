@@ -19,7 +19,7 @@ from moderncnn import progress
 from moderncnn.cli import build_parser, main
 from moderncnn.errors import ConfigError, DivergedError
 from moderncnn.models.weights import save_weights
-from moderncnn.train import build, compute_loss, engine, resolve_config, train
+from moderncnn.train import build, compute_loss, distributed, engine, resolve_config, train
 from moderncnn.train.config import config_from, default_recipe, list_recipes, load_run_config
 from moderncnn.train.metrics import read_metrics
 from moderncnn.train.schedule import LRSchedule
@@ -518,3 +518,29 @@ def test_model_kwargs_reach_the_builder(tmp_path: Path) -> None:
     assert again.model_kwargs == {"shortcut": "B"}
     assert torch.equal(again.state_dict()["layer2.0.downsample.0.weight"],
                        model.state_dict()["layer2.0.downsample.0.weight"])  # fmt: skip
+
+
+def test_batch_splits_over_processes() -> None:
+    """The batch must split into accum_steps micro-batches on every process: checked where
+    the world size is known, before any data is read (a loader would fail or shrink it)."""
+    env = distributed.DistEnv(rank=0, world=2, device=torch.device("cpu"))
+    cfg = resolve_config("resnet20", data_dir="x", batch_size=25, accum_steps=5)
+    with pytest.raises(ConfigError, match="does not split into 5 micro-batches over 2 proc"):
+        build._say_distributed(cfg, env)
+    build._say_distributed(dataclasses.replace(cfg, batch_size=50), env)
+
+
+def test_builders_work_alone(tmp_path: Path) -> None:
+    """Each piece of a run is built by one function of train/build.py: the run is checked
+    and started without its data (none exists here), the model and optimizer without a loop."""
+    env = distributed.DistEnv(rank=0, world=1, device=torch.device("cpu"))
+    cfg = resolve_config("resnet20", data_dir=str(tmp_path / "no-data"), output=str(tmp_path / "r"))
+    run = build.start_run(cfg, env)
+    assert run.run_dir == tmp_path / "r" and run.resume_from is None and run.weights is None
+    assert run.cfg.amp in ("none", "bf16") and run.precision.startswith(("fp32", "bf16"))
+    with pytest.raises(ConfigError, match="resnet20 has no option lrn"):
+        build.start_run(dataclasses.replace(cfg, model_kwargs={"lrn": False}), env)
+    model = moderncnn.create_model("resnet20")
+    optimizer = build.build_optimizer(cfg, model)
+    assert optimizer.defaults["lr"] == cfg.peak_lr and len(optimizer.param_groups) == 1
+    assert build.wrap(model, cfg, env) is model and build.build_ema(cfg, model) is None

@@ -21,7 +21,7 @@ from typing import NoReturn
 from moderncnn import __version__
 from moderncnn.errors import ModernCNNError
 
-#: command -> (module in moderncnn.cli that registers it, one-line help)
+#: command -> (the module moderncnn.cli.NAME_cmd that registers it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("zoo", "list the model zoo with parameter counts"),
     "summary": ("inspect", "per-layer table: shapes, parameters, MACs, receptive fields, memory"),
@@ -67,7 +67,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     chosen = next((a for a in argv if not a.startswith("-")), None)
     full = COMMANDS[chosen][0] if chosen in COMMANDS else None
     if full is not None:
-        importlib.import_module(f"moderncnn.cli.{full}").register(sub)
+        importlib.import_module(f"moderncnn.cli.{full}_cmd").register(sub)
     for name, (module, _) in COMMANDS.items():
         if module != full:
             add_command(sub, name)

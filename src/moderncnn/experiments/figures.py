@@ -35,7 +35,7 @@ def draw(exp: Experiment, arms: list[ArmResult], path: Path) -> Path | None:
 
 def _fields(arm: ArmResult, run: SeedRun, path: Path) -> Path:
     """The effective field of a fresh network of the run's seed beside the trained one's."""
-    from moderncnn.experiments.metrics import field_of, fresh
+    from moderncnn.experiments.measures import field_of, fresh
     from moderncnn.inspect.erf import save_fields
     from moderncnn.inspect.filters import load_for_filters
 

@@ -158,6 +158,11 @@ def _say_distributed(cfg: TrainConfig, env: distributed.DistEnv) -> None:
         if cfg.sync_bn:
             log.warning("--sync-bn has no effect in a single process (nothing to sync)")
         return
+    if cfg.batch_size % (env.world * cfg.accum_steps):  # accum_steps alone: TrainConfig.check
+        raise ConfigError(
+            f"batch_size {cfg.batch_size} does not split into {cfg.accum_steps} micro-batches "
+            f"over {env.world} processes; make it a multiple of {env.world * cfg.accum_steps}"
+        )
     if cfg.sync_bn and env.device.type == "cpu":
         raise ConfigError("--sync-bn needs GPUs (torch's SyncBatchNorm does not run on the CPU)")
     norm = "synchronised" if cfg.sync_bn else "of each process's own images (--sync-bn: of all)"

@@ -13,7 +13,6 @@ import itertools
 import logging
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -29,7 +28,7 @@ from moderncnn.train import build, distributed
 from moderncnn.train.config import TrainConfig, record_changes
 from moderncnn.train.evaluate import EvalResult, autocast, evaluate
 from moderncnn.train.graphs import WARMUP_STEPS, GraphedStep, graph_blocker
-from moderncnn.train.metrics import Meter, MetricsLog
+from moderncnn.train.metrics import Meter, MetricsLog, TrainResult
 from moderncnn.train.schedule import LRSchedule
 from moderncnn.train.state import (
     load_checkpoint,
@@ -41,21 +40,6 @@ from moderncnn.train.state import (
 from moderncnn.train.tta import TestTimeAugmentation
 
 log = logging.getLogger("moderncnn")
-
-
-@dataclass
-class TrainResult:
-    """What a run produced: where, the chosen epoch and its validation / test errors."""
-
-    run_dir: Path
-    epochs: int
-    best_epoch: int
-    val: dict[str, float] | None
-    test: dict[str, float] | None
-    wall_time_s: float
-    images_per_s: float
-    amp: str  #: the precision it computed in: 'none' (fp32), 'bf16' or 'fp16' autocast
-    stopped_at: int | None = None  #: the step ``stop_error`` ended training at
 
 
 class Trainer:
@@ -296,33 +280,7 @@ class Trainer:
         images) on this rank, summed over ranks so that all take the same decision. A host
         sync, made only while the schedule watches the error."""
         hits, n = distributed.all_reduce(counts).tolist()
-        schedule = self.schedule
-        warming = schedule.warming_up(self.step - 1)
-        schedule.observe_error(self.step, 100 * (1 - hits / n))
-        errors = schedule.recent_errors
-        mean = sum(errors) / len(errors)
-        if schedule.stopped_at == self.step:
-            log.info(
-                "training ended after step %d: training error %.1f%% over the last %d "
-                "mini-batches, below %g%%",
-                self.step,
-                mean,
-                len(errors),
-                schedule.stop_error,
-            )
-        if not schedule.warmup_error or not warming or schedule.warming_up(self.step):
-            return
-        by_error = schedule.warmup_end == self.step
-        log.info(
-            "warm-up at lr/10 ended after step %d%s: training error %.1f%% over the last %d "
-            "mini-batches, %s %g%%",
-            self.step,
-            "" if by_error else ", its upper bound",
-            mean,
-            len(errors),
-            "below" if by_error else "not below",
-            schedule.warmup_error,
-        )
+        self.schedule.observe_error(self.step, 100 * (1 - hits / n))
 
     @property
     def eval_model(self) -> nn.Module:
@@ -383,7 +341,8 @@ class Trainer:
             row |= {f"train_{k}": v for k, v in train.items()}
             row |= {f"val_{k}": v for k, v in (val.to_dict() if val else {}).items() if k != "n"}
             row["epoch_time_s"] = elapsed
-            self._log_epoch(row)
+            if self.metrics:  # rank 0
+                self.metrics.write(row, self.epochs)
             err = val.top1_err if val else train["top1_err"]
             if err < self.best_err or val is None:
                 self.best_err, self.best_epoch = err, self.epoch
@@ -398,27 +357,6 @@ class Trainer:
         if self.metrics:
             self.metrics.close()
         return self._finish(time.perf_counter() - wall, throughput)
-
-    def _log_epoch(self, row: dict[str, float]) -> None:
-        if not self.env.main:
-            return
-        self.metrics.write(row)
-        val = (
-            f"  val loss {row['val_loss']:.3f} err {row['val_top1_err']:.2f}%"
-            if "val_loss" in row
-            else ""
-        )
-        log.info(
-            "epoch %d/%d  lr %.4g  train loss %.3f err %.2f%%%s  %.0f img/s  %.1f s",
-            row["epoch"],
-            self.epochs,
-            row["lr"],
-            row["train_loss"],
-            row["train_top1_err"],
-            val,
-            row["images_per_s"],
-            row["epoch_time_s"],
-        )
 
     def _finish(self, wall_time: float, throughput: list[float]) -> TrainResult:
         self.finishing = True

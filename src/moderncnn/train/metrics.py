@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -66,6 +67,21 @@ class Meter:
         }
 
 
+@dataclass
+class TrainResult:
+    """What a run produced: where, the chosen epoch and its validation / test errors."""
+
+    run_dir: Path
+    epochs: int
+    best_epoch: int
+    val: dict[str, float] | None
+    test: dict[str, float] | None
+    wall_time_s: float
+    images_per_s: float
+    amp: str  #: the precision it computed in: 'none' (fp32), 'bf16' or 'fp16' autocast
+    stopped_at: int | None = None  #: the step ``stop_error`` ended training at
+
+
 class MetricsLog:
     """Rows of :data:`COLUMNS` appended to ``metrics.csv``; a resumed run first drops rows of
     epochs after its checkpoint, so the file always describes one run."""
@@ -77,7 +93,18 @@ class MetricsLog:
         atomic_write(self.path, lambda p: _write_rows(p, kept, "w"))  # a kill keeps the old
         self.tb = _summary_writer(run_dir / "tb") if tensorboard else None
 
-    def write(self, row: dict[str, float]) -> None:
+    def write(self, row: dict[str, float], epochs: int) -> None:
+        """Append an epoch's ``row`` (of ``epochs``) and say it in one line."""
+        val = (
+            f"  val loss {row['val_loss']:.3f} err {row['val_top1_err']:.2f}%"
+            if "val_loss" in row
+            else ""
+        )
+        log.info(
+            "epoch %d/%d  lr %.4g  train loss %.3f err %.2f%%%s  %.0f img/s  %.1f s",
+            row["epoch"], epochs, row["lr"], row["train_loss"], row["train_top1_err"], val,
+            row["images_per_s"], row["epoch_time_s"],
+        )  # fmt: skip
         try:
             _write_rows(self.path, [{k: row.get(k, "") for k in COLUMNS}], "a")
         except OSError as e:

@@ -4,10 +4,13 @@ uninterrupted one would."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 
 from moderncnn.train.options import WARMUP_WINDOW, TrainConfig
+
+log = logging.getLogger("moderncnn")
 
 
 class LRSchedule:
@@ -119,16 +122,30 @@ class LRSchedule:
     def observe_error(self, steps_done: int, top1_err: float) -> None:
         """``top1_err`` (%): the training error of the mini-batch of the step just taken.
         Warm-up ends, so step ``steps_done`` on runs at the full rate, once the mean error of
-        the last :data:`WARMUP_WINDOW` mini-batches is below ``warmup_error``."""
+        the last :data:`WARMUP_WINDOW` mini-batches is below ``warmup_error``; training ends
+        once it is below ``stop_error``. Each end is logged, with the error that decided it."""
+        warming = self.warming_up(steps_done - 1)
         self.recent_errors = [*self.recent_errors, top1_err][-WARMUP_WINDOW:]
         window = self.recent_errors
-        if len(window) < WARMUP_WINDOW:
-            return
-        mean = sum(window) / WARMUP_WINDOW
-        if self.warmup_error > 0 and self.warming_up(steps_done - 1) and mean < self.warmup_error:
-            self.warmup_end = steps_done
-        if self.stop_error > 0 and self.stopped_at is None and mean < self.stop_error:
-            self.stopped_at = steps_done
+        mean = sum(window) / len(window)
+        if len(window) == WARMUP_WINDOW:
+            if self.warmup_error > 0 and warming and mean < self.warmup_error:
+                self.warmup_end = steps_done
+            if self.stop_error > 0 and self.stopped_at is None and mean < self.stop_error:
+                self.stopped_at = steps_done
+                log.info(
+                    "training ended after step %d: training error %.1f%% over the last %d "
+                    "mini-batches, below %g%%",
+                    steps_done, mean, len(window), self.stop_error,
+                )  # fmt: skip
+        if self.warmup_error and warming and not self.warming_up(steps_done):
+            by_error = self.warmup_end == steps_done
+            log.info(
+                "warm-up at lr/10 ended after step %d%s: training error %.1f%% over the last %d "
+                "mini-batches, %s %g%%",
+                steps_done, "" if by_error else ", its upper bound", mean, len(window),
+                "below" if by_error else "not below", self.warmup_error,
+            )  # fmt: skip
 
     def epoch_end(self, val_error: float | None) -> None:
         """Plateau: divide when ``val_error`` stopped improving (1e-4 relative)."""

@@ -9,7 +9,7 @@ from moderncnn.cli import add_command
 from moderncnn.cli.output import print_json, print_table
 from moderncnn.cli.types import DEVICE, NON_NEGATIVE, POSITIVE, WEIGHTS, output
 from moderncnn.precision import AMP_CHOICES
-from moderncnn.train.evaluate import SCORES, evaluate_weights
+from moderncnn.scoring import SCORES, evaluate_weights
 from moderncnn.train.plots import plot_confusion
 from moderncnn.train.tta import TTA_MODES
 

@@ -1,5 +1,5 @@
-"""What an experiment reads off each run: test or training error, iterations to a training
-error, or how structured the first layer's filters are."""
+"""What an experiment measures on each run: test or training error, iterations to a
+training error, how structured the first layer's filters are, the effective receptive field."""
 
 from __future__ import annotations
 
