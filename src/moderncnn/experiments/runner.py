@@ -168,7 +168,8 @@ def execute(run: PlannedRun) -> SeedRun:
         resume = latest_checkpoint(run_dir) is not None
         log.info("%s %s: %s", "resuming" if resume else "training", run.arm.label, run.command)
         try:
-            train(run.config, resume=resume, overwrite=not resume)  # killed in epoch 1
+            # a run killed before its first checkpoint left a folder to start again in
+            train(run.config, resume=resume, overwrite=not resume)
         except DivergedError as e:
             message = str(e) + "\n"
             atomic_write(diverged, lambda p: p.write_text(message))

@@ -266,7 +266,9 @@ class Trainer:
     def _optimizer_step(self) -> None:
         lr = self.schedule.lr(self.step)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr * group.get("lr_scale", 1.0)  # checkpoints before groups: none
+            # fine-tuning scales the backbone's rate; checkpoints older than the groups' scale
+            # have none, so 1
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         if self.scaler:
             self.scaler.step(self.optimizer)
             self.scaler.update()
