@@ -258,9 +258,6 @@ class DenseNet(ConvNet):
         x = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
         return x if pre_logits else self.classifier(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 def densenet(
     growth_rate: int,

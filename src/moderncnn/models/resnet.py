@@ -378,9 +378,6 @@ class ResNet(ConvNet):
         x = torch.flatten(self.avgpool(x), 1)
         return x if pre_logits else self.fc(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 # ----------------------------------------------------------------------------- ImageNet
 def imagenet_resnet(

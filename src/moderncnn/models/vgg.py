@@ -142,9 +142,6 @@ class VGG(ConvNet):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return fc_head(self.classifier, torch.flatten(self.avgpool(x), 1), pre_logits)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
     def to_fully_convolutional(self) -> VGGDense:
         """The paper's dense evaluation (Sec. 3.2): fc6 becomes a 7x7 conv, fc7 and fc8 1x1
         convs, sharing (copies of) these weights. Equal scores at 224x224; a class-score map
@@ -200,9 +197,6 @@ class VGGDense(ConvNet):
             x = layer(x)
         return x.mean(dim=(2, 3)) if pre_logits else fc8(x).mean(dim=(2, 3))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
     def reset_classifier(self, num_classes: int) -> None:
         """A new 1x1 conv classifier (fc8 of the dense network), or identity for 0."""
         like = self.head[0].weight  # the new layer's device and dtype
@@ -235,9 +229,6 @@ class VGGCifar(ConvNet):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(self.avgpool(x), 1)
         return x if pre_logits else self.classifier(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 def vgg(
