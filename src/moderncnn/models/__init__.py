@@ -1,6 +1,13 @@
 """The model zoo. Importing this package registers every network."""
 
-from moderncnn.models import alexnet, densenet, googlenet, resnet, vgg  # noqa: F401  (register)
+from moderncnn.models import (  # noqa: F401  (importing registers)
+    alexnet,
+    densenet,
+    googlenet,
+    preact_resnet,
+    resnet,
+    vgg,
+)
 from moderncnn.models.base import ConvNet
 from moderncnn.models.factory import create_model
 from moderncnn.models.registry import (
