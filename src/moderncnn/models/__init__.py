@@ -6,6 +6,7 @@ from moderncnn.models import (  # noqa: F401  (importing registers)
     googlenet,
     preact_resnet,
     resnet,
+    resnet_cifar,
     vgg,
 )
 from moderncnn.models.base import ConvNet

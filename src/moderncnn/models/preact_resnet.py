@@ -10,14 +10,14 @@ other ResNets' ``preact`` option build the same units into the first paper's lay
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from moderncnn.models.registry import ReportedError, register_model
+from moderncnn.models.registry import Builder, ReportedError, register_model
 from moderncnn.models.resnet_base import (
     ResNetBase,
     ZeroPadShortcut,
@@ -180,18 +180,30 @@ def preact_cifar_resnet(
     )  # fmt: skip
 
 
-register_cifar = functools.partial(
-    register_model, family="resnet", year=2016, min_input_size=1, input_size=(3, 32, 32),
-    dataset="cifar10", num_classes=10,
-    paper="He, Zhang, Ren & Sun, Identity Mappings in Deep Residual Networks, ECCV 2016",
-)  # fmt: skip
-#: "Identity Mappings" Table 4: depth -> (CIFAR-10 test error %, median of 5 runs; params).
-PREACT_CIFAR = {164: (5.46, 1_703_258), 1001: (4.92, 10_327_706)}
-for _depth, (_err, _params) in PREACT_CIFAR.items():
-    register_cifar(
-        name=f"preact_resnet{_depth}",
-        depth=_depth,
-        params=_params,
-        reported_error=ReportedError("CIFAR-10 test, median of 5 runs (Table 4)", top1=_err),
-        notes=f"Pre-activation bottleneck units, 9n+2 = {_depth} layers.",
-    )(functools.partial(preact_cifar_resnet, _depth))
+#: "Identity Mappings" Table 4: depth, CIFAR-10 test error (%, median of 5 runs), parameters.
+CIFAR = {"preact_resnet164": (164, 5.46, 1_703_258), "preact_resnet1001": (1001, 4.92, 10_327_706)}
+
+
+def register_cifar(fn: Builder) -> Builder:
+    """Record a pre-activation CIFAR ResNet with its row of :data:`CIFAR`."""
+    depth, error, params = CIFAR[fn.__name__]
+    return register_model(
+        family="resnet", year=2016, min_input_size=1, input_size=(3, 32, 32), dataset="cifar10",
+        num_classes=10, depth=depth, params=params,
+        paper="He, Zhang, Ren & Sun, Identity Mappings in Deep Residual Networks, ECCV 2016",
+        reported_error=ReportedError("CIFAR-10 test, median of 5 runs (Table 4)", top1=error),
+        notes=f"Pre-activation bottleneck units, 9n+2 = {depth} layers.",
+        options_from=preact_cifar_resnet,
+    )(fn)  # fmt: skip
+
+
+@register_cifar
+def preact_resnet164(num_classes: int, in_chans: int, **options: Any) -> PreActResNet:
+    """ResNet-164 of pre-activation units: n = 18 bottleneck units a stage."""
+    return preact_cifar_resnet(164, num_classes, in_chans, **options)
+
+
+@register_cifar
+def preact_resnet1001(num_classes: int, in_chans: int, **options: Any) -> PreActResNet:
+    """ResNet-1001 of pre-activation units: n = 111 bottleneck units a stage."""
+    return preact_cifar_resnet(1001, num_classes, in_chans, **options)

@@ -26,12 +26,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from moderncnn.models.layers import init_weights
 from moderncnn.models.preact_resnet import PreActBasicBlock, PreActBottleneck, PreActResNet
-from moderncnn.models.registry import ReportedError, register_model
+from moderncnn.models.registry import Builder, ReportedError, register_model
 from moderncnn.models.resnet_base import (
     ResNetBase,
-    cifar_stages,
     conv1x1,
     conv3x3,
     norm,
@@ -220,115 +218,56 @@ def imagenet_resnet(
 
 _T3 = "ILSVRC-2012 val, 10-crop (Table 3)"
 _V1 = "v1: stride in the first 1x1 conv (stride_in_1x1=True)"
-#: Table 1 (block, blocks per stage conv2_x..conv5_x), parameters, and the error the paper
-#: reports (Table 2 for ResNet-18, which uses option A there; Table 3 for the others, option
-#: B, with the v1 bottleneck for 50-152).
-IMAGENET: dict[int, tuple[Block, tuple[int, ...], int, ReportedError]] = {
-    18: (BasicBlock, (2, 2, 2, 2), 11_689_512, ReportedError(
+#: Table 1's networks: depth, parameters, and the error the paper reports (Table 2 for
+#: ResNet-18, which uses option A there; Table 3 for the others, option B, with the v1
+#: bottleneck for 50-152). Their blocks per stage (conv2_x..conv5_x) are in their builders.
+IMAGENET: dict[str, tuple[int, int, ReportedError]] = {
+    "resnet18": (18, 11_689_512, ReportedError(
         "ILSVRC-2012 val, 10-crop (Table 2)", top1=27.88,
         variant="option A: zero-padding shortcuts (shortcut='A')")),
-    34: (BasicBlock, (3, 4, 6, 3), 21_797_672, ReportedError(_T3, 24.52, 7.46)),
-    50: (Bottleneck, (3, 4, 6, 3), 25_557_032, ReportedError(_T3, 22.85, 6.71, _V1)),
-    101: (Bottleneck, (3, 4, 23, 3), 44_549_160, ReportedError(_T3, 21.75, 6.05, _V1)),
-    152: (Bottleneck, (3, 8, 36, 3), 60_192_808, ReportedError(_T3, 21.43, 5.71, _V1)),
+    "resnet34": (34, 21_797_672, ReportedError(_T3, 24.52, 7.46)),
+    "resnet50": (50, 25_557_032, ReportedError(_T3, 22.85, 6.71, _V1)),
+    "resnet101": (101, 44_549_160, ReportedError(_T3, 21.75, 6.05, _V1)),
+    "resnet152": (152, 60_192_808, ReportedError(_T3, 21.43, 5.71, _V1)),
 }  # fmt: skip
-for _depth, (_block, _layers, _params, _error) in IMAGENET.items():
-    register(
-        name=f"resnet{_depth}",
-        depth=_depth,
-        input_size=(3, 224, 224),
-        dataset="imagenet",
-        num_classes=1000,
-        params=_params,
-        reported_error=_error,
-        torchvision=f"resnet{_depth}",
-        notes="torchvision's ResNet" + (" (v1.5: stride in the 3x3 conv)" if _depth >= 50 else ""),
-    )(functools.partial(imagenet_resnet, _block, _layers))
 
 
-# ----------------------------------------------------------------------------- CIFAR
-def cifar_resnet(
-    depth: int,
-    num_classes: int,
-    in_chans: int,
-    *,
-    shortcut: str = "A",
-    preact: bool = False,
-    zero_init_residual: bool = False,
-    bottleneck: bool = False,
-) -> ResNetBase:
-    """The 6n+2-layer CIFAR network of Sec. 4.2: a 3x3 conv, three stages of n basic blocks
-    at 16, 32 and 64 filters on 32, 16 and 8 pixel maps, global average pool, FC.
-
-    ``bottleneck=True`` builds the stages from the bottleneck blocks of Sec. 4.1 ("Deeper
-    Bottleneck Architectures", Figure 5 right): 1x1-3x3-1x1 convs of 16, 32 and 64 planes with
-    64, 128 and 256 outputs, three layers a block, so the same depth is 9n+2 layers (n blocks
-    a stage: 2 for ResNet-20, 6 for ResNet-56, 12 for ResNet-110). The first block changes 16
-    to 64 channels, so it has a shortcut of the kind ``shortcut`` picks (A pads zeros)."""
-    if bottleneck and (depth - 2) % 9:
-        valid = ", ".join(f"resnet{d}" for d in CIFAR if (d - 2) % 9 == 0)
-        raise ValueError(
-            f"bottleneck=True needs depth 9n+2 (three layers a block), got {depth}; "
-            f"the CIFAR ResNets of such depths are {valid}"
-        )
-    block, per_block = (Bottleneck, 9) if bottleneck else (BasicBlock, 6)
-    return resnet_or_preact(
-        block, cifar_stages(depth, per_block), num_classes, in_chans, preact, widths=(16, 32, 64),
-        stem="cifar", shortcut=shortcut, zero_init_residual=zero_init_residual,
-    )  # fmt: skip
+def register_imagenet(fn: Builder) -> Builder:
+    """Record an ImageNet ResNet with its row of :data:`IMAGENET` (torchvision's network)."""
+    depth, params, error = IMAGENET[fn.__name__]
+    v15 = " (v1.5: stride in the 3x3 conv)" if depth >= 50 else ""
+    return register(
+        depth=depth, input_size=(3, 224, 224), dataset="imagenet", num_classes=1000,
+        params=params, reported_error=error, torchvision=fn.__name__,
+        notes="torchvision's ResNet" + v15, options_from=imagenet_resnet,
+    )(fn)  # fmt: skip
 
 
-#: ``init`` of the plain networks: torchvision's ResNet init (above), or He et al. 2015's
-#: fan_in mode for every layer (:func:`moderncnn.models.layers.init_weights`).
-PLAIN_INITS = ("torchvision", "he")
+@register_imagenet
+def resnet18(num_classes: int, in_chans: int, **options: Any) -> ResNetBase:
+    """ResNet-18: basic blocks, 2-2-2-2 a stage."""
+    return imagenet_resnet(BasicBlock, (2, 2, 2, 2), num_classes, in_chans, **options)
 
 
-def plain_cifar(
-    depth: int, num_classes: int, in_chans: int, *, batch_norm: bool = True,
-    init: str = "torchvision",
-) -> ResNet:  # fmt: skip
-    """The plain 6n+2-layer network of Sec. 4.2: the same layers as ``cifar_resnet``, no
-    shortcuts. ``batch_norm=False`` also leaves out the BN that Sec. 3.4 adopts "right after
-    each convolution and before activation" (Ioffe & Szegedy 2015), stem's and blocks'; the
-    convs then have biases (zero at init, He init for the weights). ``init="he"`` takes He
-    et al.'s fan_in mode, which keeps the forward signal's variance (fan_out keeps the
-    gradient's), for the classifier too: what a network without BN needs to start."""
-    model = ResNet(
-        BasicBlock, cifar_stages(depth, 6), num_classes, in_chans, widths=(16, 32, 64),
-        stem="cifar", shortcut="A", zero_init_residual=False, residual=False,
-        batch_norm=batch_norm,
-    )  # fmt: skip
-    init_weights(model, init, PLAIN_INITS)
-    return model
+@register_imagenet
+def resnet34(num_classes: int, in_chans: int, **options: Any) -> ResNetBase:
+    """ResNet-34: basic blocks, 3-4-6-3 a stage."""
+    return imagenet_resnet(BasicBlock, (3, 4, 6, 3), num_classes, in_chans, **options)
 
 
-register_cifar = functools.partial(
-    register, input_size=(3, 32, 32), dataset="cifar10", num_classes=10
-)
-#: Sec. 4.2 / Table 6: depth -> (CIFAR-10 test error %, parameters). The plain networks
-#: have the same parameters (option A adds none); their errors are only plotted (Figure 6).
-CIFAR = {
-    20: (8.75, 269_722),
-    32: (7.51, 464_154),
-    44: (7.17, 658_586),
-    56: (6.97, 853_018),
-    110: (6.43, 1_727_962),
-    1202: (7.93, 19_421_274),
-}
-for _depth, (_err, _params) in CIFAR.items():
-    register_cifar(
-        name=f"resnet{_depth}",
-        depth=_depth,
-        params=_params,
-        reported_error=ReportedError(
-            "CIFAR-10 test (Table 6" + ("; best of 5 runs)" if _depth == 110 else ")"), top1=_err
-        ),
-        notes=f"CIFAR Sec. 4.2, option A, 6n+2 = {_depth} layers.",
-    )(functools.partial(cifar_resnet, _depth))
-    if _depth != 1202:
-        register_cifar(
-            name=f"plain{_depth}",
-            depth=_depth,
-            params=_params,
-            notes=f"CIFAR plain network (no shortcuts), Sec. 4.2, {_depth} layers.",
-        )(functools.partial(plain_cifar, _depth))
+@register_imagenet
+def resnet50(num_classes: int, in_chans: int, **options: Any) -> ResNetBase:
+    """ResNet-50: bottleneck blocks, 3-4-6-3 a stage."""
+    return imagenet_resnet(Bottleneck, (3, 4, 6, 3), num_classes, in_chans, **options)
+
+
+@register_imagenet
+def resnet101(num_classes: int, in_chans: int, **options: Any) -> ResNetBase:
+    """ResNet-101: bottleneck blocks, 3-4-23-3 a stage."""
+    return imagenet_resnet(Bottleneck, (3, 4, 23, 3), num_classes, in_chans, **options)
+
+
+@register_imagenet
+def resnet152(num_classes: int, in_chans: int, **options: Any) -> ResNetBase:
+    """ResNet-152: bottleneck blocks, 3-8-36-3 a stage."""
+    return imagenet_resnet(Bottleneck, (3, 8, 36, 3), num_classes, in_chans, **options)
