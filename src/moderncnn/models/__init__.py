@@ -8,6 +8,7 @@ from moderncnn.models import (  # noqa: F401  (importing registers)
     resnet,
     resnet_cifar,
     vgg,
+    vgg_cifar,
 )
 from moderncnn.models.base import ConvNet
 from moderncnn.models.factory import create_model
