@@ -3,6 +3,7 @@
 from moderncnn.models import (  # noqa: F401  (importing registers)
     alexnet,
     densenet,
+    densenet_cifar,
     googlenet,
     preact_resnet,
     resnet,
