@@ -134,6 +134,7 @@ class ResNetBase(ConvNet):
         return ZeroPadShortcut(out_planes, stride) if changes else None
 
     def _make_head(self) -> None:
+        """Global average pool and the FC classifier over the last stage's channels."""
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(self.inplanes, self.num_classes)
         self.classifier_widths = {"fc": self.inplanes}
@@ -156,6 +157,7 @@ class ResNetBase(ConvNet):
                     block.zero_init_last()
 
     def stages(self) -> list[nn.Sequential]:
+        """The residual stages in forward order: ``layer1``, ``layer2``, ..."""
         return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
