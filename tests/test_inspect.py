@@ -175,7 +175,6 @@ SMALL = {  # builder, input size (large enough that the centre unit's field is n
             1000,
             3,
             shortcut="B",
-            preact=False,
             zero_init_residual=False,
             widths=(4, 4, 4, 4),
         ),  # fmt: skip

@@ -1,7 +1,10 @@
 """Every registered model: forward and backward at a small size, the registry's facts
-(parameters, smallest input) recounted, the head API, and symbolic tracing."""
+(parameters, smallest input) recounted, the head API, symbolic tracing and TorchScript."""
 
 from __future__ import annotations
+
+import inspect
+import io
 
 import pytest
 import torch
@@ -93,6 +96,17 @@ def test_options_come_from_the_builders_signature() -> None:
         )(lambda num_classes, in_chans, width: None)  # fmt: skip
 
 
+def test_every_model_is_a_function_of_its_name() -> None:
+    """One ``def resnet50`` a variant (timm's and torchvision's style): grep finds it,
+    tracebacks name it, and its signature lists the options it passes on."""
+    for name in ZOO:
+        builder, info = get_builder(name)
+        assert builder.__name__ == name and builder.__module__.startswith("moderncnn.models.")
+        assert list(inspect.signature(builder).parameters) == [
+            "num_classes", "in_chans", *info.options,
+        ]  # fmt: skip
+
+
 def test_one_dropout_option_name() -> None:
     """Every family with dropout calls its option ``drop_rate`` (timm's name)."""
     with_dropout = {n for n in ZOO if "drop_rate" in model_info(n).options}
@@ -158,3 +172,23 @@ def test_symbolic_trace_and_feature_extraction(name: str) -> None:
         torch.testing.assert_close(extractor(x)["logits"], expected, rtol=0, atol=0)
     with pytest.raises(InputShapeError, match="input channels"):  # the check survives tracing
         traced(torch.randn(1, 2, _size(name), _size(name)))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:FutureWarning")
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # the input check's branches
+@pytest.mark.parametrize("name", sorted(set(ZOO) - DEEPEST))  # theirs take minutes
+def test_torchscript_trace(name: str) -> None:
+    """torch.jit.trace gives eager's output on every model, and the traced module scripts,
+    saves and loads: what a libtorch deployment runs (timm and torchvision test this on
+    every model; scripting the Python model is not supported, see docs/models.md)."""
+    model = create_model(name).eval()
+    x = torch.randn(2, 3, _size(name), _size(name))
+    with torch.no_grad():
+        expected = model(x)
+        traced = torch.jit.trace(model, x)
+        buffer = io.BytesIO()
+        torch.jit.save(torch.jit.script(traced), buffer)
+        buffer.seek(0)
+        loaded = torch.jit.load(buffer)
+        torch.testing.assert_close(traced(x), expected, rtol=0, atol=0)
+        torch.testing.assert_close(loaded(x), expected, rtol=0, atol=0)

@@ -1,6 +1,16 @@
 """The model zoo. Importing this package registers every network."""
 
-from moderncnn.models import alexnet, densenet, googlenet, resnet, vgg  # noqa: F401  (register)
+from moderncnn.models import (  # noqa: F401  (importing registers)
+    alexnet,
+    densenet,
+    densenet_cifar,
+    googlenet,
+    preact_resnet,
+    resnet,
+    resnet_cifar,
+    vgg,
+    vgg_cifar,
+)
 from moderncnn.models.base import ConvNet
 from moderncnn.models.factory import create_model
 from moderncnn.models.registry import (

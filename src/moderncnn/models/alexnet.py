@@ -87,9 +87,6 @@ class AlexNet(ConvNet):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return fc_head(self.classifier, torch.flatten(self.avgpool(x), 1), pre_logits)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 def paper_features(
     conv1: nn.Conv2d,

@@ -124,7 +124,13 @@ class ConvNet(nn.Module):
         """``x`` if this network can take it, else :class:`InputShapeError`."""
         return check_input(x, self.in_chans, self.min_input_size, self._name)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, ``num_classes``): the head on the features. Written once here; a family
+        overrides it only to return more (GoogLeNet's auxiliary outputs in training)."""
+        return self.forward_head(self.forward_features(x))
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map (N, ``num_features``, h, w), after checking ``x``."""
         raise NotImplementedError
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:

@@ -6,10 +6,11 @@ Each layer of a dense block sees the concatenation of all earlier feature maps i
 conv with 4k filters before each 3x3; DenseNet-C compresses channels by theta = 0.5 in each
 transition (BN -> 1x1 conv -> 2x2 average pool). The ImageNet networks are DenseNet-BC,
 torchvision's module for module (its checkpoints load, including the old key format).
-The CIFAR networks of Sec. 4 (three dense blocks on 32, 16 and 8 pixel maps) use the same
-classes. ``memory_efficient=True`` recomputes each layer's concatenation -> BN -> ReLU ->
-1x1 conv in the backward pass (Pleiss et al., "Memory-Efficient Implementation of
-DenseNets", 2017) instead of storing it: the same outputs and gradients in less memory.
+The CIFAR networks of Sec. 4 (three dense blocks on 32, 16 and 8 pixel maps,
+:mod:`moderncnn.models.densenet_cifar`) use the same classes. ``memory_efficient=True``
+recomputes each layer's concatenation -> BN -> ReLU -> 1x1 conv in the backward pass (Pleiss
+et al., "Memory-Efficient Implementation of DenseNets", 2017) instead of storing it: the same
+outputs and gradients in less memory.
 
 Initialisation (``init``): "paper" is the authors' code (liuzhuang13/DenseNet, from
 fb.resnet.torch; Sec. 4.2 cites He et al. 2015): conv weights N(0, 2 / fan_out), BN weight 1
@@ -23,6 +24,7 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +33,7 @@ from torch import nn
 
 from moderncnn.models.base import ConvNet
 from moderncnn.models.layers import check_drop_rate
-from moderncnn.models.registry import ReportedError, register_model
+from moderncnn.models.registry import Builder, ReportedError, register_model
 
 register = functools.partial(
     register_model,
@@ -258,9 +260,6 @@ class DenseNet(ConvNet):
         x = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
         return x if pre_logits else self.classifier(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 def densenet(
     growth_rate: int,
@@ -287,86 +286,74 @@ def densenet(
 
 # ----------------------------------------------------------------------------- ImageNet
 _T3 = "ILSVRC-2012 val, single crop (Table 3)"
-#: Table 1: (k, layers per dense block, stem channels), parameters, Table 3's top-1/top-5.
+#: Table 1: name -> (depth, k, layers per dense block, stem channels), parameters, Table 3's
+#: top-1/top-5: what :func:`imagenet_densenet` builds and :func:`register_imagenet` records.
 #: DenseNet-161 (k=48) is from the authors' code and torchvision, not the paper's tables;
 #: Table 1's DenseNet-264 counts 265 weight layers (2 x 130 + stem + 3 transitions +
 #: classifier); the paper's name is kept.
 IMAGENET = {
-    121: (32, (6, 12, 24, 16), 64, 7_978_856, (25.02, 7.71)),
-    161: (48, (6, 12, 36, 24), 96, 28_681_000, None),
-    169: (32, (6, 12, 32, 32), 64, 14_149_480, (23.80, 6.85)),
-    201: (32, (6, 12, 48, 32), 64, 20_013_928, (22.58, 6.34)),
-    264: (32, (6, 12, 64, 48), 64, 33_337_704, (22.15, 6.12)),
+    "densenet121": (121, 32, (6, 12, 24, 16), 64, 7_978_856, (25.02, 7.71)),
+    "densenet161": (161, 48, (6, 12, 36, 24), 96, 28_681_000, None),
+    "densenet169": (169, 32, (6, 12, 32, 32), 64, 14_149_480, (23.80, 6.85)),
+    "densenet201": (201, 32, (6, 12, 48, 32), 64, 20_013_928, (22.58, 6.34)),
+    "densenet264": (264, 32, (6, 12, 64, 48), 64, 33_337_704, (22.15, 6.12)),
 }
-for _depth, (_k, _blocks, _stem, _params, _err) in IMAGENET.items():
-    _tv = None if _depth == 264 else f"densenet{_depth}"
-    register(
-        name=f"densenet{_depth}",
-        depth=_depth,
+#: The variants torchvision ships (their init defaults to torchvision's).
+TORCHVISION = ("densenet121", "densenet161", "densenet169", "densenet201")
+
+
+def register_imagenet(fn: Builder) -> Builder:
+    """Record an ImageNet DenseNet with its row of :data:`IMAGENET`."""
+    depth, k, _, _, params, err = IMAGENET[fn.__name__]
+    return register(
+        depth=depth,
         input_size=(3, 224, 224),
         min_input_size=29,  # stem conv 7x7/2 and max pool 3x3/2, then three 2x2 pools
         dataset="imagenet",
         num_classes=1000,
-        params=_params,
-        reported_error=None if _err is None else ReportedError(_T3, *_err),
-        torchvision=_tv,
-        notes=f"DenseNet-BC (k={_k}, 4k bottleneck, compression 0.5)"
-        + ("" if _err else "; from the authors' code, not in the paper's Table 3"),
-    )(  # DenseNet-BC: 4k bottlenecks, compression 0.5
-        functools.partial(
-            densenet, _k, _blocks, _stem, 4, 0.5, "imagenet", init="torchvision" if _tv else "paper"
-        )
-    )
+        params=params,
+        reported_error=None if err is None else ReportedError(_T3, *err),
+        torchvision=fn.__name__ if fn.__name__ in TORCHVISION else None,
+        notes=f"DenseNet-BC (k={k}, 4k bottleneck, compression 0.5)"
+        + ("" if err else "; from the authors' code, not in the paper's Table 3"),
+        options_from=densenet,
+    )(fn)
 
 
-# ----------------------------------------------------------------------------- CIFAR
-def cifar_structure(
-    depth: int, growth_rate: int, bc: bool
-) -> tuple[int, tuple[int, int, int], int, int | None, float, str]:
-    """Sec. 4.2: three dense blocks of equal size on 32, 16, 8 pixel maps. A basic DenseNet
-    of depth L has (L-4)/3 layers per block and a 16-channel stem; DenseNet-BC has (L-4)/6
-    bottleneck layers per block, a 2k-channel stem and theta = 0.5. Returns
-    :func:`densenet`'s structural arguments."""
-    per_layer = 6 if bc else 3
-    if (depth - 4) % per_layer:
-        raise ValueError(
-            f"CIFAR DenseNet{'-BC' if bc else ''} depth must be {per_layer}n+4, got {depth}"
-        )
-    n = (depth - 4) // per_layer
-    if bc:
-        return growth_rate, (n, n, n), 2 * growth_rate, 4, 0.5, "cifar"
-    return growth_rate, (n, n, n), 16, None, 1.0, "cifar"
+def imagenet_densenet(name: str, num_classes: int, in_chans: int, **options: Any) -> DenseNet:
+    """The DenseNet-BC registered as ``name`` (4k bottlenecks, compression 0.5), its
+    structure from :data:`IMAGENET`."""
+    _, k, blocks, stem, _, _ = IMAGENET[name]
+    return densenet(k, blocks, stem, 4, 0.5, "imagenet", num_classes, in_chans, **options)
 
 
-#: Table 2, CIFAR-10 with augmentation (C10+): name -> (L, k, BC, error %, parameters).
-#: DenseNet-BC (L=40, k=12) is not in Table 2 (no error): the smallest DenseNet-BC of this
-#: list, (40-4)/6 = 6 bottleneck layers a block, for experiments that train on a CPU.
-CIFAR: dict[str, tuple[int, int, bool, float | None, int]] = {
-    "densenet40_k12": (40, 12, False, 5.24, 1_019_722),
-    "densenet_bc40_k12": (40, 12, True, None, 176_122),
-    "densenet100_k12": (100, 12, False, 4.10, 6_979_642),
-    "densenet100_k24": (100, 24, False, 3.74, 27_249_082),
-    "densenet_bc100_k12": (100, 12, True, 4.51, 769_162),
-    "densenet_bc250_k24": (250, 24, True, 3.62, 15_324_406),
-    "densenet_bc190_k40": (190, 40, True, 3.46, 25_624_430),
-}
-for _name, (_depth, _k, _bc, _err, _params) in CIFAR.items():
-    register(
-        name=_name,
-        depth=_depth,
-        input_size=(3, 32, 32),
-        min_input_size=4,  # two 2x2 average pools
-        dataset="cifar10",
-        num_classes=10,
-        params=_params,
-        reported_error=None
-        if _err is None
-        else ReportedError("CIFAR-10 test, with augmentation (Table 2)", top1=_err),
-        notes=f"DenseNet{'-BC' if _bc else ''} (L={_depth}, k={_k}) of Sec. 4"
-        + (
-            "."
-            if _err
-            else "; not in the paper's Table 2: the smallest DenseNet-BC here, for lecture "
-            "experiments that train on a CPU."
-        ),
-    )(functools.partial(densenet, *cifar_structure(_depth, _k, _bc), init="paper"))
+@register_imagenet
+def densenet121(num_classes: int, in_chans: int, **options: Any) -> DenseNet:
+    """DenseNet-121 (k=32)."""
+    return imagenet_densenet("densenet121", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def densenet161(num_classes: int, in_chans: int, **options: Any) -> DenseNet:
+    """DenseNet-161 (k=48, from the authors' code)."""
+    return imagenet_densenet("densenet161", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def densenet169(num_classes: int, in_chans: int, **options: Any) -> DenseNet:
+    """DenseNet-169 (k=32)."""
+    return imagenet_densenet("densenet169", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def densenet201(num_classes: int, in_chans: int, **options: Any) -> DenseNet:
+    """DenseNet-201 (k=32)."""
+    return imagenet_densenet("densenet201", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def densenet264(
+    num_classes: int, in_chans: int, *, init: str = "paper", **options: Any
+) -> DenseNet:
+    """DenseNet-264 (k=32): not a torchvision network, so the authors' init by default."""
+    return imagenet_densenet("densenet264", num_classes, in_chans, init=init, **options)

@@ -6,10 +6,16 @@ counting parameters and probing input sizes on the ``meta`` device is
 
     register = functools.partial(register_model, family="resnet", paper=PAPER, year=2015)
 
-and registers a builder per variant, by decorating it or, for a table of variants, by calling
-``register(name=..., ...)(functools.partial(builder, ...))``. A builder is any callable
-``(num_classes, in_chans, *, option=default, ...) -> ConvNet``; its keyword options (and their
-defaults) are read from its signature, so they are written once.
+and registers one function a variant, named as the model, as torchvision and timm do::
+
+    @register(depth=50, params=25_557_032, ...)
+    def resnet50(num_classes: int, in_chans: int, **options: Any) -> ResNet:
+        return imagenet_resnet(Bottleneck, (3, 4, 6, 3), num_classes, in_chans, **options)
+
+A builder is a callable ``(num_classes, in_chans, *, option=default, ...) -> ConvNet``; its
+keyword options (and their defaults) are read from its signature, so they are written once.
+A variant that passes ``**options`` on names the function that takes them (``options_from``):
+their defaults are that function's, or the variant's own keyword options where it has any.
 """
 
 from __future__ import annotations
@@ -90,6 +96,21 @@ def builder_options(fn: Builder) -> dict[str, Any]:
     return options
 
 
+def forwarded_signature(fn: Builder, options_from: Builder) -> inspect.Signature:
+    """``fn``'s signature with its ``**options`` replaced by the keyword options of
+    ``options_from`` (in its order), with ``fn``'s own defaults where it declares one, so that
+    ``inspect``, ``help`` and :func:`builder_options` see every option ``fn`` takes."""
+    own = inspect.signature(fn).parameters.values()
+    keyword = {p.name: p for p in own if p.kind is p.KEYWORD_ONLY}
+    forwarded = [
+        keyword.pop(p.name, p)
+        for p in inspect.signature(options_from).parameters.values()
+        if p.kind is p.KEYWORD_ONLY
+    ]
+    leading = [p for p in own if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return inspect.signature(fn).replace(parameters=[*leading, *forwarded, *keyword.values()])
+
+
 def register_model(
     fn: Builder | None = None,
     *,
@@ -107,12 +128,16 @@ def register_model(
     reported_error: ReportedError | None = None,
     torchvision: str | None = None,
     notes: str = "",
+    options_from: Builder | None = None,
 ) -> Callable[[Builder], Builder]:
     """Record ``fn`` under ``name`` (default: its function name) with its :class:`ModelInfo`.
 
-    Use as ``@register(...)`` on a builder, or ``register(name=...)(partial(builder, ...))``."""
+    Use as ``@register(...)`` on a builder. With ``options_from``, ``fn`` takes ``**options``
+    and passes them to that function; its signature is then rewritten to list them."""
 
     def record(fn: Builder) -> Builder:
+        if options_from is not None:
+            fn.__signature__ = forwarded_signature(fn, options_from)  # type: ignore[attr-defined]
         key = name or fn.__name__
         if key in _REGISTRY:
             raise RuntimeError(f"model {key!r} registered twice")
@@ -156,6 +181,7 @@ __all__ = [
     "ModelInfo",
     "ReportedError",
     "builder_options",
+    "forwarded_signature",
     "get_builder",
     "list_models",
     "model_info",

@@ -5,7 +5,8 @@ Depth from stacks of 3x3 convolutions (Sec. 2.3: two 3x3 layers see 5x5, three s
 fewer weights and more non-linearities). ``CONFIGS`` is Table 1 column by column; the ImageNet
 networks use torchvision's module names (``features``, ``avgpool``, ``classifier``), so
 torchvision's ``vgg11``..``vgg19_bn`` state_dicts load unchanged.
-:meth:`VGG.to_fully_convolutional` gives the paper's dense evaluation (Sec. 3.2).
+:meth:`VGG.to_fully_convolutional` gives the paper's dense evaluation (Sec. 3.2). The CIFAR
+networks are in :mod:`moderncnn.models.vgg_cifar`.
 Feature stages (``feature_info``, timm's choice for VGG): the map before each of the five
 max pools (reductions 1 to 16), then the last pool's output (32).
 
@@ -21,14 +22,14 @@ Glorot & Bengio's init trains them directly.
 from __future__ import annotations
 
 import functools
-import itertools
+from typing import Any
 
 import torch
 from torch import nn
 
 from moderncnn.models.base import ConvNet
 from moderncnn.models.layers import fc_head, paper_lrn, pooled_stages, scaled
-from moderncnn.models.registry import ReportedError, register_model
+from moderncnn.models.registry import Builder, ReportedError, register_model
 
 register = functools.partial(
     register_model,
@@ -75,19 +76,6 @@ def make_layers(
             layers.append(nn.ReLU(inplace=True))
             channels = out
     return nn.Sequential(*layers)
-
-
-def merge_3x3_stacks(cfg: list[int | str]) -> list[int | str]:
-    """Sec. 2.3 and 4.1's shallow comparison net, from any column: each run of n consecutive
-    3x3 convs becomes one (2n+1)x(2n+1) conv with the run's output channels, which has the
-    same receptive field ("a stack of two 3x3 conv. layers ... has an effective receptive
-    field of 5x5; three such layers have a 7x7 effective receptive field"). B's pairs become
-    5x5 convs, as in the paper; D's triples 7x7."""
-    merged: list[int | str] = []
-    for is_3x3, run in itertools.groupby(cfg, key=lambda v: isinstance(v, int)):
-        *_, last = items = list(run)
-        merged += [f"conv{2 * len(items) + 1}-{last}"] if is_3x3 else items
-    return merged
 
 
 def init_weights(model: nn.Module, init: str) -> None:
@@ -141,9 +129,6 @@ class VGG(ConvNet):
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return fc_head(self.classifier, torch.flatten(self.avgpool(x), 1), pre_logits)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
     def to_fully_convolutional(self) -> VGGDense:
         """The paper's dense evaluation (Sec. 3.2): fc6 becomes a 7x7 conv, fc7 and fc8 1x1
@@ -200,9 +185,6 @@ class VGGDense(ConvNet):
             x = layer(x)
         return x.mean(dim=(2, 3)) if pre_logits else fc8(x).mean(dim=(2, 3))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
     def reset_classifier(self, num_classes: int) -> None:
         """A new 1x1 conv classifier (fc8 of the dense network), or identity for 0."""
         like = self.head[0].weight  # the new layer's device and dtype
@@ -213,31 +195,6 @@ class VGGDense(ConvNet):
         )
         self.head[6] = fc8
         self.num_classes = num_classes
-
-
-class VGGCifar(ConvNet):
-    """VGG for 32x32 images: Table 1's convolutions with BN, then one linear layer over the
-    last conv's channels (512 at full width)."""
-
-    def __init__(self, features: nn.Sequential, num_classes: int, in_chans: int) -> None:
-        super().__init__(num_classes, in_chans)
-        self.features = features
-        self.avgpool = nn.AdaptiveAvgPool2d(1)  # identity at 32x32: five pools leave 1x1
-        channels = [m for m in features if isinstance(m, nn.Conv2d)][-1].out_channels
-        self.classifier = nn.Linear(channels, num_classes)
-        self.classifier_widths = {"classifier": channels}
-        self.feature_info = pooled_stages(features)
-        init_weights(self, "torchvision")
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(self.check_input(x))
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)
-        return x if pre_logits else self.classifier(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 def vgg(
@@ -255,36 +212,12 @@ def vgg(
     )
 
 
-def vgg_cifar(
-    cfg: str,
-    num_classes: int,
-    in_chans: int,
-    *,
-    width: float = 1.0,
-    large_kernels: bool = False,
-) -> VGGCifar:
-    """VGG configuration ``cfg`` for 32x32 images.
-
-    Kept: Table 1's 3x3 convolution stacks and five 2x2 max pools. Changed: BatchNorm after
-    every conv (the paper trained deep configurations by initialising from shallower ones,
-    Sec. 3.1; BN makes them trainable from scratch), and the three 4096-wide FC layers become
-    one linear layer, since five pools leave a 1x1x512 map at 32x32 and the FC stack would
-    hold most of the parameters for ten classes.
-
-    Options: ``width`` multiplies every conv's channels (rounded, at least 1; the linear
-    layer reads the last conv's); ``large_kernels=True`` replaces each stack of n 3x3 convs
-    by one (2n+1)x(2n+1) conv with the same receptive field, BN and ReLU after it
-    (:func:`merge_3x3_stacks`; Sec. 4.1 derives such a shallow net from B, pairs of 3x3
-    convs replaced by 5x5 ones, and measures a 7% higher top-1 error than B's)."""
-    column = merge_3x3_stacks(CONFIGS[cfg]) if large_kernels else CONFIGS[cfg]
-    return VGGCifar(make_layers(column, in_chans, True, width), num_classes, in_chans)
-
-
 _T3 = "ILSVRC-2012 val, single scale (Table 3)"
 _T5 = "ILSVRC-2012 val, multi-crop & dense (Table 5)"
 #: name: (Table 1 configuration, weight layers, BN, (top-1, top-5, protocol) or None,
-#: parameters). The BN variants are torchvision's (BN is not in the paper); the others
-#: are torchvision's too except A-LRN and C.
+#: parameters): what :func:`imagenet_vgg` builds and :func:`register_imagenet` records. The
+#: BN variants are torchvision's (BN is not in the paper); the others are torchvision's too
+#: except A-LRN and C.
 IMAGENET = {
     "vgg11": ("A", 11, False, (29.6, 10.4, _T3), 132_863_336),
     "vgg11_lrn": ("A-LRN", 11, False, (29.7, 10.5, _T3), 132_863_336),
@@ -297,34 +230,86 @@ IMAGENET = {
     "vgg16_bn": ("D", 16, True, None, 138_365_992),
     "vgg19_bn": ("E", 19, True, None, 143_678_248),
 }
-for _name, (_cfg, _depth, _bn, _err, _params) in IMAGENET.items():
-    register(
-        name=_name,
-        depth=_depth,
-        params=_params,
+
+
+def register_imagenet(fn: Builder) -> Builder:
+    """Record an ImageNet VGG with its row of :data:`IMAGENET`."""
+    cfg, depth, bn, err, params = IMAGENET[fn.__name__]
+    return register(
+        depth=depth,
+        params=params,
         input_size=(3, 224, 224),
         dataset="imagenet",
         num_classes=1000,
-        reported_error=None if _err is None else ReportedError(_err[2], _err[0], _err[1]),
-        torchvision=None if _cfg in ("A-LRN", "C") else _name,
-        notes=f"Configuration {_cfg} of Table 1"
-        + (" with BatchNorm after every conv (torchvision; not in the paper)." if _bn else "."),
-    )(functools.partial(vgg, _cfg, _bn))
+        reported_error=None if err is None else ReportedError(err[2], err[0], err[1]),
+        torchvision=None if cfg in ("A-LRN", "C") else fn.__name__,
+        notes=f"Configuration {cfg} of Table 1"
+        + (" with BatchNorm after every conv (torchvision; not in the paper)." if bn else "."),
+        options_from=vgg,
+    )(fn)
 
-register_cifar = functools.partial(
-    register, input_size=(3, 32, 32), dataset="cifar10", num_classes=10
-)
-#: name: (Table 1 configuration, weight layers, parameters).
-CIFAR = {
-    "vgg11_cifar": ("A", 9, 9_231_114),
-    "vgg13_cifar": ("B", 11, 9_416_010),
-    "vgg16_cifar": ("D", 14, 14_728_266),
-    "vgg19_cifar": ("E", 17, 20_040_522),
-}
-for _name, (_cfg, _depth, _params) in CIFAR.items():
-    register_cifar(
-        name=_name,
-        depth=_depth,
-        params=_params,
-        notes=f"Configuration {_cfg} for 32x32: BN after every conv, one linear head.",
-    )(functools.partial(vgg_cifar, _cfg))
+
+def imagenet_vgg(name: str, num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """The VGG registered as ``name``: its configuration and BN from :data:`IMAGENET`."""
+    cfg, _, batch_norm, _, _ = IMAGENET[name]
+    return vgg(cfg, batch_norm, num_classes, in_chans, **options)
+
+
+@register_imagenet
+def vgg11(num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """VGG-11: configuration A."""
+    return imagenet_vgg("vgg11", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def vgg11_lrn(num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """VGG-11 with LRN: configuration A-LRN."""
+    return imagenet_vgg("vgg11_lrn", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def vgg13(num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """VGG-13: configuration B."""
+    return imagenet_vgg("vgg13", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def vgg16_c(num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """VGG-16 with 1x1 convs: configuration C."""
+    return imagenet_vgg("vgg16_c", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def vgg16(num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """VGG-16: configuration D."""
+    return imagenet_vgg("vgg16", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def vgg19(num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """VGG-19: configuration E."""
+    return imagenet_vgg("vgg19", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def vgg11_bn(num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """VGG-11 with BN: configuration A."""
+    return imagenet_vgg("vgg11_bn", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def vgg13_bn(num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """VGG-13 with BN: configuration B."""
+    return imagenet_vgg("vgg13_bn", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def vgg16_bn(num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """VGG-16 with BN: configuration D."""
+    return imagenet_vgg("vgg16_bn", num_classes, in_chans, **options)
+
+
+@register_imagenet
+def vgg19_bn(num_classes: int, in_chans: int, **options: Any) -> VGG:
+    """VGG-19 with BN: configuration E."""
+    return imagenet_vgg("vgg19_bn", num_classes, in_chans, **options)
