@@ -29,8 +29,8 @@ class TensorLoader:
     batch of ``batch_size`` images (one optimizer step) is cut into ``accum`` micro-batches,
     each cut into ``options.world`` equal parts, one per rank, and its augmentation is drawn
     for the whole global batch: N processes, or M accumulated micro-batches, see exactly what
-    one batch sees. ``batch_size`` must divide by ``accum`` x ``options.world``: training's
-    config checks that, where the batch size enters.
+    one batch sees. ``batch_size`` must divide by ``accum`` x ``options.world``: training checks
+    that before it reads data (:func:`moderncnn.train.build.start_run`).
     Evaluation batches are ``batch_size`` images per rank of a strided shard.
     """
 
