@@ -124,6 +124,22 @@ def test_plan_errors(tmp_path: Path) -> None:
     assert main(["experiment", "run", "nope", "--data-dir", str(tmp_path)]) == 2
 
 
+def test_forced_precision_is_its_own_run(tmp_path: Path, capsys) -> None:
+    """``--amp none`` (the fp32 path of a CPU without native bf16) puts fp32 in every run's
+    configuration and command, and in directories of its own: the default runs (``auto``,
+    bf16 where native) are not reused for it."""
+    exp = EXPERIMENTS["stacked_3x3"]
+    default = plan(exp, "quick", tmp_path, tmp_path)
+    fp32 = plan(exp, "quick", tmp_path, tmp_path, amp="none")
+    assert {r.config.amp for r in default} == {"auto"}
+    assert {r.config.amp for r in fp32} == {"none"}
+    assert not {r.config.output for r in default} & {r.config.output for r in fp32}
+    assert all("--amp none" in r.command for r in fp32)
+    args = ["experiment", "run", "stacked_3x3", "--data-dir", str(tmp_path), "--out", str(tmp_path)]
+    assert main([*args, "--dry-run", "--amp", "none"]) == 0
+    assert capsys.readouterr().out.splitlines() == [r.command for r in fp32]
+
+
 def _arm(label: str, by_seed: dict[int, float], params: int = 1, macs: int = 1) -> ArmResult:
     return ArmResult(label, "m", {}, "", params, macs, by_seed=by_seed)
 

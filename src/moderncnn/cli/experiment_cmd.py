@@ -11,6 +11,7 @@ from moderncnn.cli.types import DEVICE, POSITIVE, output
 from moderncnn.experiments import EXPERIMENTS, LEVELS, get_experiment, plan, run_experiment
 from moderncnn.experiments.report import write_report
 from moderncnn.experiments.runner import DEFAULT_OUT
+from moderncnn.precision import AMP_CHOICES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--device", type=DEVICE, default="", help="default: cuda if available, else cpu"
     )
+    amp = (
+        "one precision for every run instead of the recipes' auto (bf16 where the CPU has it "
+        "natively): none measures the fp32 path of a CPU without it"
+    )
+    run.add_argument("--amp", choices=AMP_CHOICES, default="", help=amp)
     run.add_argument("--dry-run", action="store_true", help="print the training commands only")
     run.add_argument("--json", action="store_true", help="print the results as JSON")
     run.set_defaults(func=run_run)
@@ -48,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cost.add_argument("names", nargs="+", metavar="NAME", help="experiment names, or 'all'")
     cost.add_argument("--budget", choices=LEVELS, default="quick", help=levels)
     cost.add_argument("--seeds", type=POSITIVE, help="seeds per arm (default: the budget's)")
+    cost.add_argument("--amp", choices=AMP_CHOICES, default="", help=amp)
     cost.add_argument("--json", action="store_true", help="print JSON")
     cost.set_defaults(func=run_cost)
 
@@ -85,14 +92,16 @@ def run_run(args: argparse.Namespace) -> int:
     everything = []
     for exp in experiments:
         if args.dry_run:
-            planned = plan(exp, args.budget, args.data_dir, args.out, args.seeds, args.device)
+            planned = plan(exp, args.budget, args.data_dir, args.out, args.seeds, args.device,
+                           amp=args.amp)  # fmt: skip
             for p in planned:
                 print(p.command)
             if any(p.grid for p in planned):
                 seeds = args.seeds or exp.budgets[args.budget].seeds
                 print(f"then {seeds} seeds an arm at its grid's best learning rate")
             continue
-        results = run_experiment(exp, args.budget, args.data_dir, args.out, args.seeds, args.device)
+        results = run_experiment(exp, args.budget, args.data_dir, args.out, args.seeds,
+                                 args.device, amp=args.amp)  # fmt: skip
         everything.append(results)
         if not args.json:
             v = results["verdict"]
@@ -107,7 +116,7 @@ def run_cost(args: argparse.Namespace) -> int:
 
     names = list(EXPERIMENTS) if args.names == ["all"] else args.names
     experiments = [get_experiment(n) for n in names]
-    costs = {exp.name: estimate(exp, args.budget, args.seeds) for exp in experiments}
+    costs = {exp.name: estimate(exp, args.budget, args.seeds, args.amp) for exp in experiments}
     if args.json:
         print_json({n: [dataclasses.asdict(c) | {"minutes": c.minutes} for c in cs]
                     for n, cs in costs.items()})  # fmt: skip

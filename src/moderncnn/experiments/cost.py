@@ -60,9 +60,10 @@ def images_of(cfg: TrainConfig) -> int:
     return cfg.epochs * ((cfg.limit or CIFAR10_TRAIN) - cfg.val_size)
 
 
-def estimate(exp: Experiment, level: str, seeds: int | None = None) -> list[ArmCost]:
-    """Each trained arm's cost at ``level``: its learning-rate grid (if any) and seeds."""
-    planned = plan(exp, level, Path("cifar10"), seeds=seeds)
+def estimate(exp: Experiment, level: str, seeds: int | None = None, amp: str = "") -> list[ArmCost]:
+    """Each trained arm's cost at ``level``: its learning-rate grid (if any) and seeds, in
+    the precision ``amp`` (default: the budget's, ``auto``)."""
+    planned = plan(exp, level, Path("cifar10"), seeds=seeds, amp=amp)
     costs = []
     for arm in exp.arms:
         mine = [p for p in planned if p.arm is arm]

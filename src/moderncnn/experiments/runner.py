@@ -94,10 +94,13 @@ def plan(
     seeds: int | None = None,
     device: str = "",
     lrs: dict[Arm, float] | None = None,
+    amp: str = "",
 ) -> list[PlannedRun]:
     """Every training run of ``exp`` at ``level``, checked: for each trained arm its seeds,
     or, for an arm with a learning-rate grid whose rate is not in ``lrs`` yet, the grid's
-    runs (one seed a rate)."""
+    runs (one seed a rate). ``amp``: a precision for every run instead of the recipes'
+    ``auto`` (``none`` measures the fp32 path on a CPU with native bf16); it is part of
+    the runs' identity, so they get their own directories."""
     budget = budget_of(exp, level)
     arms = trained_arms(exp, level)
     if not arms:
@@ -127,6 +130,7 @@ def plan(
                 "data_dir": str(data_dir),
                 "device": device,
                 "progress": False,
+                **({"amp": amp} if amp else {}),
             }
             planned.append(_planned(arm, seed, overrides, Path(out) / level / "runs", grid))
     return planned
@@ -252,21 +256,23 @@ def run_experiment(
     seeds: int | None = None,
     device: str = "",
     on_arm: Callable[[ArmResult], None] | None = None,
+    amp: str = "",
 ) -> dict[str, Any]:
-    """Run (or continue) ``exp`` at ``level``; write ``OUT/LEVEL/NAME/results.json`` and the
-    figure beside it, and return the results."""
+    """Run (or continue) ``exp`` at ``level``; write ``OUT/LEVEL/NAME/results.json`` (with
+    ``amp``: ``OUT/LEVEL/NAME-amp-AMP/``) and the figure beside it, and return the results."""
     from moderncnn.experiments.figures import draw
 
     budget = budget_of(exp, level)
-    planned = plan(exp, level, data_dir, out, seeds, device)  # every config checked first
+    planned = plan(exp, level, data_dir, out, seeds, device, amp=amp)  # all checked first
     if planned:
         find_dataset(data_dir)  # a missing data set fails before the first run
     grid = {p: execute(p) for p in planned if p.grid}
     lrs = {arm: best_lr(exp, [r for p, r in grid.items() if p.arm is arm]) for arm in exp.arms
            if any(p.arm is arm for p in grid)}  # fmt: skip
     if lrs:
-        planned = plan(exp, level, data_dir, out, seeds, device, lrs)
-    folder = Path(out) / level / exp.name
+        planned = plan(exp, level, data_dir, out, seeds, device, lrs, amp)
+    # a forced precision's results sit beside the default's, which the report reads
+    folder = Path(out) / level / (f"{exp.name}-amp-{amp}" if amp else exp.name)
     arms = {}
     for arm in trained_arms(exp, level) or exp.arms:
         result = measure_arm(arm, budget, exp.latency)
@@ -287,6 +293,8 @@ def run_experiment(
         command += ["--data-dir", str(data_dir)]
     if seeds is not None:
         command += ["--seeds", str(seeds)]
+    if amp:
+        command += ["--amp", amp]
     results = {
         "experiment": exp.name,
         "claim": exp.claim,
