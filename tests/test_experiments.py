@@ -27,6 +27,7 @@ from moderncnn.experiments.verdicts import (
     arms_of,
     combine,
     judge,
+    seeds_needed,
     t_interval,
 )
 from moderncnn.inspect import count_params
@@ -187,6 +188,24 @@ def test_verdicts_from_paired_intervals() -> None:
     same = Equivalent(a=a, b=b, margin=1.0)
     assert _judge(same, a=ref, b=near)["status"] == "supported"
     assert _judge(same, a=ref, b=far)["status"] == "not supported"
+
+
+def test_inconclusive_parts_say_how_many_seeds_would_resolve_them() -> None:
+    """Differences of sd 1: t(0.975, n-1) / sqrt(n) first falls below 1 at n = 7 (2.447 /
+    2.646 = 0.925; at 6: 2.571 / 2.449 = 1.050). An inconclusive part names the seeds its
+    spread would need; a mean beyond the margin of no loss cannot be resolved by seeds."""
+    assert seeds_needed([1.0, 2.0, 3.0], 1.0) == 7
+    assert seeds_needed([1.0, 2.0, 3.0], 0.0) is None
+    a, b = Arm("a", "m"), Arm("b", "m")
+    ref = _arm("b", {0: 10.0, 1: 10.0, 2: 10.0})
+    mixed = _judge(Lower(a, b), better=_arm("a", {0: 9.0, 1: 8.0, 2: 10.5}), worse=ref)
+    assert mixed["status"] == "inconclusive"
+    n = seeds_needed([1.0, 2.0, -0.5], 2.5 / 3)
+    assert f"the differences' sd is 1.26: about {n} seeds would exclude 0" in mixed["text"]
+    beyond = _arm("a", {0: 10.5, 1: 13.0, 2: 10.1})  # mean +1.2, beyond the 1-point margin
+    part = _judge(NoWorse(arm=a, reference=b, margin=1.0), arm=beyond, reference=ref)
+    assert part["status"] == "inconclusive"
+    assert "no number of seeds would fit it under the margin" in part["text"]
 
 
 def test_faster_counts_unreached_runs_as_lower_bounds() -> None:

@@ -57,6 +57,32 @@ def paired(first: ArmResult, second: ArmResult, log: bool = False) -> list[float
     return [math.log(b[s] / a[s]) if log else b[s] - a[s] for s in seeds]
 
 
+#: The most seeds :func:`seeds_needed` looks for.
+MAX_SEEDS = 1000
+
+
+def seeds_needed(diffs: Sequence[float], half_width: float) -> int | None:
+    """Seeds whose paired differences, at the spread of ``diffs``, would give an interval
+    narrower than ``half_width`` on either side of the mean (what an inconclusive part would
+    take, if the mean held); None when no number up to :data:`MAX_SEEDS` would."""
+    if len(diffs) < 2 or half_width <= 0:
+        return None
+    sd = statistics.stdev(diffs)
+    for n in range(2, MAX_SEEDS + 1):
+        if stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / math.sqrt(n) < half_width:
+            return n
+    return None
+
+
+def _resolving(diffs: Sequence[float], half_width: float, what: str) -> str:
+    """The inconclusive part's note: how many seeds its spread would need."""
+    sd = f"the differences' sd is {statistics.stdev(diffs):.2f}"
+    n = seeds_needed(diffs, half_width)
+    if n is None:
+        return f"; {sd}: no number of seeds would {what}"
+    return f"; {sd}: about {n} seeds would {what}, if the mean held"
+
+
 def read(interval: Interval | None) -> str:
     """Supported when the whole interval is above 0, not supported when it is below 0,
     inconclusive otherwise (or without an interval)."""
@@ -119,6 +145,8 @@ class Lower:
             else _missing(b, w)
         )
         status = read(ci)
+        if status == "inconclusive" and ci:
+            text += _resolving(diffs, abs(ci.mean), "exclude 0")
         if status == "inconclusive" and self.if_inconclusive:
             text += f"; {self.if_inconclusive}"
         return _part(status, text, ci)
@@ -136,7 +164,8 @@ class NoWorse:
 
     def judge(self, results: Results, unit: str) -> dict[str, Any]:
         a, r = results[self.arm], results[self.reference]
-        ci = t_interval(paired(r, a))
+        diffs = paired(r, a)
+        ci = t_interval(diffs)
         if ci is None:
             return _part("inconclusive", _missing(a, r))
         status = below(ci, self.margin)
@@ -144,6 +173,8 @@ class NoWorse:
             f"{a.label} {a.mean:.2f} vs {r.label} {r.mean:.2f} {unit}: difference {ci} "
             f"({_seeds(ci)}), margin of no loss {self.margin:g}"
         )
+        if status == "inconclusive":
+            text += _resolving(diffs, self.margin - ci.mean, "fit it under the margin")
         return _part(status, text, ci)
 
 
@@ -158,7 +189,8 @@ class Equivalent:
 
     def judge(self, results: Results, unit: str) -> dict[str, Any]:
         a, b = results[self.a], results[self.b]
-        ci = t_interval(paired(a, b))
+        diffs = paired(a, b)
+        ci = t_interval(diffs)
         if ci is None:
             return _part("inconclusive", _missing(a, b))
         inside = -self.margin < ci.low and ci.high < self.margin
@@ -168,6 +200,8 @@ class Equivalent:
             f"{b.label} {b.mean:.2f} vs {a.label} {a.mean:.2f} {unit}: difference {ci} "
             f"({_seeds(ci)}), equivalence margin +-{self.margin:g}"
         )
+        if status == "inconclusive":
+            text += _resolving(diffs, self.margin - abs(ci.mean), "fit it inside the margin")
         return _part(status, text, ci)
 
 
