@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,21 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
-@pytest.fixture(autouse=True)
-def _fp32_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def _fp32_path() -> Iterator[None]:
     """Precision 'auto' takes its fp32 path in every test (``$MODERNCNN_NO_BF16``), so a test
-    computes alike on machines with and without native bf16; tests of the bf16 path are
-    marked ``native_bf16`` and see the machine as it is."""
-    if "native_bf16" not in request.keywords:
-        monkeypatch.setenv("MODERNCNN_NO_BF16", "1")
+    computes alike on machines with and without native bf16. Set for the whole session, so
+    that module-scoped fixtures that train (the experiments at smoke) take it too."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MODERNCNN_NO_BF16", "1")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _native_bf16(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests of the bf16 path are marked ``native_bf16`` and see the machine as it is."""
+    if "native_bf16" in request.keywords:
+        monkeypatch.delenv("MODERNCNN_NO_BF16", raising=False)
 
 
 def n_params(model: torch.nn.Module) -> int:

@@ -190,6 +190,21 @@ def test_verdicts_from_paired_intervals() -> None:
     assert _judge(same, a=ref, b=far)["status"] == "not supported"
 
 
+def test_paper_budget_hours_count_only_the_arms_with_a_measured_speed() -> None:
+    """At quick, residual_options skips pre-activation: the paper budget's hours are those of
+    the four arms trained (a regression: the five images and four speeds did not zip)."""
+    from moderncnn.experiments.report import _paper_budget
+
+    exp = EXPERIMENTS["residual_options"]
+    images = paper_images(exp)
+    trained = [a for a in exp.arms if a.label != "pre-activation"]
+    r = {"arms": [{"label": a.label, "runs": [{"images_per_s": 1000.0}]} for a in trained]}
+    text = _paper_budget(exp, r)[0]
+    hours = sum(n for n, a in zip(images, exp.arms, strict=True) if a in trained) / 1000 / 3600
+    assert f": {hours:.1f} hours for the 4 arms trained here on this CPU" in text
+    assert f"{sum(images):,} training images in all" in text
+
+
 def test_inconclusive_parts_say_how_many_seeds_would_resolve_them() -> None:
     """Differences of sd 1: t(0.975, n-1) / sqrt(n) first falls below 1 at n = 7 (2.447 /
     2.646 = 0.925; at 6: 2.571 / 2.449 = 1.050). An inconclusive part names the seeds its
@@ -201,7 +216,7 @@ def test_inconclusive_parts_say_how_many_seeds_would_resolve_them() -> None:
     mixed = _judge(Lower(a, b), better=_arm("a", {0: 9.0, 1: 8.0, 2: 10.5}), worse=ref)
     assert mixed["status"] == "inconclusive"
     n = seeds_needed([1.0, 2.0, -0.5], 2.5 / 3)
-    assert f"the differences' sd is 1.26: about {n} seeds would exclude 0" in mixed["text"]
+    assert f"sd is 1.26: about {n} seeds would exclude 0, for the claim" in mixed["text"]
     beyond = _arm("a", {0: 10.5, 1: 13.0, 2: 10.1})  # mean +1.2, beyond the 1-point margin
     part = _judge(NoWorse(arm=a, reference=b, margin=1.0), arm=beyond, reference=ref)
     assert part["status"] == "inconclusive"

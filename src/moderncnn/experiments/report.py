@@ -52,14 +52,23 @@ def _paper_budget(exp: Experiment, r: dict[str, Any] | None) -> list[str]:
         f"At the paper budget (`--budget paper`: the papers' recipes, for a GPU) the arms "
         f"see {sum(images):,} training images in all"
     )
-    speeds = [
-        a["runs"][0]["images_per_s"] if r and a["runs"] else 0 for a in (r or {}).get("arms", [])
+    speed = {
+        a["label"]: a["runs"][0]["images_per_s"]
+        for a in (r or {}).get("arms", [])
+        if a["runs"] and a["runs"][0]["images_per_s"]
+    }
+    # an arm the budget skipped (pre-activation at quick) has no measured speed
+    measured = [
+        (n, speed[a.label]) for n, a in zip(images, exp.arms, strict=True) if a.label in speed
     ]
-    if speeds and all(speeds):
-        hours = sum(n / v for n, v in zip(images, speeds, strict=True)) / 3600
+    if measured:
+        hours = sum(n / v for n, v in measured) / 3600
+        which = (
+            "" if len(measured) == len(images) else f" for the {len(measured)} arms trained here"
+        )
         text += (
-            f": {hours:.1f} hours on this CPU at the throughput measured here (more where the "
-            "quick budget narrowed a network)"
+            f": {hours:.1f} hours{which} on this CPU at the throughput measured here (more "
+            "where the quick budget narrowed a network)"
         )
     return [text + ".", ""]
 

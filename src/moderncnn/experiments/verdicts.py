@@ -146,7 +146,8 @@ class Lower:
         )
         status = read(ci)
         if status == "inconclusive" and ci:
-            text += _resolving(diffs, abs(ci.mean), "exclude 0")
+            side = "for the claim" if ci.mean > 0 else "against the claim"
+            text += _resolving(diffs, abs(ci.mean), f"exclude 0, {side}")
         if status == "inconclusive" and self.if_inconclusive:
             text += f"; {self.if_inconclusive}"
         return _part(status, text, ci)
