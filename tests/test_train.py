@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -414,6 +415,25 @@ def test_train_leaves_the_callers_config(fake_cifar: Path, tmp_path: Path, monke
     assert cfg.output == "" and result.run_dir.parent == Path("runs")
     saved = load_run_config(result.run_dir)
     assert saved.output == str(result.run_dir) and saved.epochs == 1
+
+
+def test_on_epoch_end_sees_each_epoch_off_the_clock(fake_cifar: Path, tmp_path: Path) -> None:
+    """The hook runs after each epoch's checkpoint, can test the weights of that epoch, and
+    its time is not training time (benchmarks/time_to_accuracy.py relies on both)."""
+    cfg = resolve_config(
+        "tiny_test_net", "cifar_fast", **config_args(fake_cifar, tmp_path), epochs=3, limit=200
+    )
+    seen = []
+
+    def hook(trainer: engine.Trainer) -> None:
+        checkpoint = trainer.run_dir / "checkpoints" / f"epoch-{trainer.epoch:04d}"
+        seen.append((trainer.epoch, checkpoint.is_dir(), trainer.evaluate_split("test").n))
+        time.sleep(1.0)  # 3 s in all, which the run's clock must not count
+
+    result = train(cfg, on_epoch_end=hook)
+    assert seen == [(1, True, 100), (2, True, 100), (3, True, 100)]
+    rows = read_metrics(tmp_path / "metrics.csv")
+    assert result.wall_time_s < sum(float(r["epoch_time_s"]) for r in rows) + 1.5
 
 
 @pytest.mark.parametrize(

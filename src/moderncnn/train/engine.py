@@ -13,6 +13,7 @@ import itertools
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -56,8 +57,10 @@ class Trainer:
         env: distributed.DistEnv,
         resume: bool = False,
         overwrite: bool = False,
+        on_epoch_end: Callable[[Trainer], None] | None = None,
     ) -> None:
         self.env = env
+        self.on_epoch_end = on_epoch_end
         run = build.start_run(cfg, env, resume, overwrite)
         self.cfg = cfg = run.cfg
         self.run_dir, self.changes = run.run_dir, run.changes
@@ -290,7 +293,9 @@ class Trainer:
         average where there is one, else ``raw_model``."""
         return self.ema.module if self.ema else self.raw_model
 
-    def _evaluate(self, split: str, tta: bool = False) -> EvalResult:
+    def evaluate_split(self, split: str, tta: bool = False) -> EvalResult:
+        """``split`` ("val" or "test", where the run has it) with the weights as they are now,
+        with the run's test-time augmentation where ``tta``."""
         # without a moving average, through ``net``: under DDP its forward gives every rank
         # rank 0's BatchNorm statistics, and a compiled network evaluates faster
         net = self.eval_model if self.ema else self.net
@@ -319,8 +324,13 @@ class Trainer:
             where = "the final evaluation" if self.finishing else f"epoch {done + 1}"
             raise Interrupted(f"interrupted in {where}; {then}") from None
 
+    @property
+    def train_time_s(self) -> float:
+        """Seconds of this :meth:`fit` so far, less those spent in ``on_epoch_end``."""
+        return time.perf_counter() - self._fit_start - self._hook_s
+
     def _fit(self) -> TrainResult:
-        wall = time.perf_counter()
+        self._fit_start, self._hook_s = time.perf_counter(), 0.0
         throughput = []
         while (
             self.epoch < self.epochs
@@ -329,7 +339,7 @@ class Trainer:
         ):
             lr = self.schedule.lr(self.step)
             train, elapsed, images = self._train_epoch()
-            val = self._evaluate("val") if "val" in self.loaders else None
+            val = self.evaluate_split("val") if "val" in self.loaders else None
             self._check_finite(val)
             self.epoch += 1
             throughput.append(images / elapsed)
@@ -356,9 +366,13 @@ class Trainer:
                         **self._metadata(),
                     )
             self._save()
+            if self.on_epoch_end:
+                hook = time.perf_counter()
+                self.on_epoch_end(self)
+                self._hook_s += time.perf_counter() - hook
         if self.metrics:
             self.metrics.close()
-        return self._finish(time.perf_counter() - wall, throughput)
+        return self._finish(self.train_time_s, throughput)
 
     def _finish(self, wall_time: float, throughput: list[float]) -> TrainResult:
         self.finishing = True
@@ -366,8 +380,8 @@ class Trainer:
         distributed.barrier()
         if self.best_epoch and self.best_epoch != self.epoch:
             load_weights(self.eval_model, best, new_head=False)
-        val = self._evaluate("val", tta=True).to_dict() if "val" in self.loaders else None
-        test = self._evaluate("test", tta=True).to_dict() if "test" in self.loaders else None
+        val = self.evaluate_split("val", tta=True).to_dict() if "val" in self.loaders else None
+        test = self.evaluate_split("test", tta=True).to_dict() if "test" in self.loaders else None
         result = TrainResult(
             self.run_dir,
             self.epoch,
@@ -387,14 +401,21 @@ class Trainer:
         return result
 
 
-def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_epoch_end: Callable[[Trainer], None] | None = None,
+) -> TrainResult:
     """Train ``cfg.model`` as ``cfg`` says (``resume``: continue the run in ``cfg.output``;
-    ``overwrite``: remove the run there first, which is an error otherwise).
+    ``overwrite``: remove the run there first, which is an error otherwise; ``on_epoch_end``:
+    called with the trainer after each epoch's checkpoint, e.g. to test every epoch as
+    ``benchmarks/time_to_accuracy.py`` does).
 
     Under ``torchrun`` this joins the process group; rank 0 alone logs and saves.
     """
     env = distributed.setup(cfg.device)
     try:
-        return Trainer(cfg, env, resume, overwrite).fit()
+        return Trainer(cfg, env, resume, overwrite, on_epoch_end).fit()
     finally:
         distributed.teardown()

@@ -76,7 +76,7 @@ class TrainResult:
     best_epoch: int
     val: dict[str, float] | None
     test: dict[str, float] | None
-    wall_time_s: float
+    wall_time_s: float  #: seconds of training (the loop, less any ``on_epoch_end`` hook)
     images_per_s: float
     amp: str  #: the precision it computed in: 'none' (fp32), 'bf16' or 'fp16' autocast
     stopped_at: int | None = None  #: the step ``stop_error`` ended training at
