@@ -27,17 +27,12 @@ from moderncnn.models.weights import load_weights, save_weights
 from moderncnn.progress import progress
 from moderncnn.train import build, distributed
 from moderncnn.train.config import TrainConfig, record_changes
+from moderncnn.train.divergence import diverged, not_finite
 from moderncnn.train.evaluate import EvalResult, autocast, evaluate
 from moderncnn.train.graphs import WARMUP_STEPS, GraphedStep, graph_blocker
 from moderncnn.train.metrics import Meter, MetricsLog, TrainResult
 from moderncnn.train.schedule import LRSchedule
-from moderncnn.train.state import (
-    load_checkpoint,
-    non_finite,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from moderncnn.train.state import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from moderncnn.train.tta import TestTimeAugmentation
 
 log = logging.getLogger("moderncnn")
@@ -171,28 +166,7 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------
 
     def _diverged(self, what: float | str) -> DivergedError:
-        """``what``: the training loss, or what else is not finite."""
-        problem = f"loss is {what}" if isinstance(what, float) else what
-        where = self.last_checkpoint or "none (no epoch finished)"
-        hint = "; or try --amp none" if self.cfg.amp != "none" else ""
-        return DivergedError(
-            f"{problem} in epoch {self.epoch + 1} near step {self.step}: training diverged. "
-            f"Last good checkpoint: {where}. Lower --lr (now {self.cfg.lr}){hint}"
-        )
-
-    def _check_finite(self, val: EvalResult | None) -> None:
-        """Divergence the training loss misses (BatchNorm normalises with batch statistics in
-        training): weights or running statistics that hold NaN or inf, and the validation
-        metrics they give. Every process takes the same decision."""
-        bad = non_finite(self.raw_model)
-        if distributed.all_reduce(torch.tensor(len(bad), device=self.env.device)).item():
-            stats = bad and all(k.endswith(("running_mean", "running_var")) for k in bad)
-            kind = "BatchNorm statistics" if stats else "weights or BatchNorm statistics"
-            names = ", ".join(bad[:3]) + (f", ... ({len(bad)} in all)" if len(bad) > 3 else "")
-            raise self._diverged(f"{kind} ({names or 'on another rank'}) hold NaN or inf")
-        for name, value in (val.to_dict() if val else {}).items():
-            if not math.isfinite(value):
-                raise self._diverged(f"validation {name} is {value}")
+        return diverged(what, self.cfg, self.epoch, self.step, self.last_checkpoint)
 
     def _train_epoch(self) -> tuple[dict[str, float], float, int]:
         cfg, net, loader = self.cfg, self.net, self.loaders["train"]
@@ -340,7 +314,8 @@ class Trainer:
             lr = self.schedule.lr(self.step)
             train, elapsed, images = self._train_epoch()
             val = self.evaluate_split("val") if "val" in self.loaders else None
-            self._check_finite(val)
+            if problem := not_finite(self.raw_model, val, self.env.device):
+                raise self._diverged(problem)
             self.epoch += 1
             throughput.append(images / elapsed)
             self.schedule.epoch_end(val.top1_err if val else None)

@@ -101,16 +101,6 @@ def load_checkpoint(folder: Path, model: nn.Module) -> dict:
         raise unreadable(folder / "state.pt", e, "the training state") from None
 
 
-def non_finite(model: nn.Module) -> list[str]:
-    """Names of ``model``'s weights and buffers (BatchNorm statistics) holding NaN or inf."""
-    state = model.state_dict()
-    names = [k for k, t in state.items() if t.is_floating_point()]
-    if not names:
-        return []
-    finite = torch.stack([torch.isfinite(state[k]).all() for k in names]).tolist()  # one sync
-    return [k for k, ok in zip(names, finite, strict=True) if not ok]
-
-
 def open_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     """Make ``run_dir`` ready for a run before its data is read: a folder it can write in,
     holding the run to resume or no run at all (``overwrite`` removes the files of one;
