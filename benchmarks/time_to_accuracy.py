@@ -57,8 +57,9 @@ NETWORKS = {
     "alexnet_cifar": Network(
         {"init": "he"},
         {"lr": 0.01},
-        why="no BN: He init (the lecture experiments' choice) and the peak rate of "
-        "AlexNet's 0.01 at batch 128 instead of the BN networks' 0.2 per 256",
+        why="no BN: He init (the lecture experiments' choice) and a peak rate of 0.01 per "
+        "256 images (0.02 at batch 512; the paper's 0.01 was at batch 128), not the BN "
+        "networks' 0.2",
     ),
 }
 
