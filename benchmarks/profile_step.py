@@ -12,7 +12,7 @@ Four measurements, each on random batches of 128 32x32 images (the data path apa
    channels_last, autocast where native, fused SGD): eager is 1.0x by construction, and only
    compilation (Inductor fuses BN, ReLU and the additions into the convolutions' neighbours)
    can move the ratio.
-3. Threads: resnet20's fp32 step at 1 thread and at one per core.
+3. Threads: resnet20's fp32 step at 1 thread and at one per CPU.
 4. The data path alone: images/s of the training loader of ``--data-dir`` (decoded, cached
    uint8 images; crop, flip and normalise on the device), with no network, against the
    networks' step rates.
@@ -33,10 +33,9 @@ from typing import Any
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from moderncnn.bench import bench, train_step
+from moderncnn.bench import bench, random_train_step, time_alternating
 from moderncnn.experiments.runner import machine
 from moderncnn.io import to_json
-from moderncnn.models import create_model
 from moderncnn.precision import bf16_supported
 from moderncnn.train import distributed, resolve_config
 from moderncnn.train.engine import Trainer
@@ -64,18 +63,9 @@ def group_of(op: str) -> str:
     return next((g for g, pattern in GROUPS if re.search(pattern, name)), "other")
 
 
-def _step(name: str, dtype: torch.dtype):
-    torch.manual_seed(0)
-    model = create_model(name).train().to(memory_format=torch.channels_last)
-    x = torch.randn(BATCH, 3, 32, 32).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (BATCH,))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)
-    return train_step(model, opt, x, y, dtype)
-
-
 def profile_step(name: str, dtype: torch.dtype, steps: int = 5) -> dict[str, Any]:
     """Self CPU time per group over ``steps`` steps (ms per step) and the top operators."""
-    step = _step(name, dtype)
+    step = random_train_step(name, BATCH, dtype)
     for _ in range(3):
         step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -98,22 +88,16 @@ def profile_step(name: str, dtype: torch.dtype, steps: int = 5) -> dict[str, Any
 
 
 def thread_rates(name: str = "resnet20") -> dict[str, float]:
-    """Images/s of ``name``'s fp32 step at one thread per core and at 1 thread (medians of
-    5 runs of 5 steps)."""
-    cores = os.cpu_count() or 1
+    """Images/s of ``name``'s fp32 step at one thread per CPU and at 1 thread (medians of 5
+    runs)."""
+    cpus = os.cpu_count() or 1
     out = {}
-    for label, threads in ((f"{cores} threads", cores), ("1 thread", 1)):
+    for label, threads in ((f"{cpus} threads", cpus), ("1 thread", 1)):
         torch.set_num_threads(threads)
-        step = _step(name, torch.float32)
-        step()
-        times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            for _ in range(5):
-                step()
-            times.append((time.perf_counter() - t) / 5)
+        step = random_train_step(name, BATCH, torch.float32)
+        (times,) = time_alternating([step], 5, torch.device("cpu"))
         out[label] = BATCH / statistics.median(times)
-    torch.set_num_threads(cores)
+    torch.set_num_threads(cpus)
     return out
 
 

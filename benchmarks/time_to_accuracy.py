@@ -22,16 +22,16 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from moderncnn.bench import time_alternating, train_step
+from moderncnn.bench import random_train_step, time_alternating
 from moderncnn.experiments.runner import machine
 from moderncnn.io import to_json
-from moderncnn.models import create_model
 from moderncnn.precision import resolve_amp
 from moderncnn.train import resolve_config, train
 from moderncnn.train.engine import Trainer
@@ -67,13 +67,10 @@ NETWORKS = {
 def training_rate(name: str, net: Network, batch: int, amp: str) -> float:
     """Images/s of the training step alone (channels_last, fused SGD, the run's precision) on
     random batches: median of 3 runs."""
-    model = create_model(name, **net.model_kwargs).train().to(memory_format=torch.channels_last)
-    x = torch.randn(batch, 3, 32, 32).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (batch,))
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, fused=True)
     dtype = torch.bfloat16 if resolve_amp(amp, torch.device("cpu")) == "bf16" else torch.float32
-    (times,) = time_alternating([train_step(model, opt, x, y, dtype)], 3, torch.device("cpu"))
-    return batch / sorted(times)[1]
+    step = random_train_step(name, batch, dtype, **net.model_kwargs)
+    (times,) = time_alternating([step], 3, torch.device("cpu"))
+    return batch / statistics.median(times)
 
 
 def run_network(name: str, args: argparse.Namespace) -> dict[str, Any]:

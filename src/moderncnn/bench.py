@@ -133,6 +133,20 @@ def train_step(
     return step
 
 
+def random_train_step(
+    name: str, batch: int, dtype: torch.dtype, size: tuple[int, int, int] = (3, 32, 32), **options
+) -> Callable[[], None]:
+    """A training step of ``create_model(name, **options)`` as the fast path trains it
+    (channels_last, fused SGD, autocast to ``dtype`` unless fp32) on one random CPU batch, as
+    a function to time (``benchmarks/time_to_accuracy.py``, ``benchmarks/profile_step.py``)."""
+    torch.manual_seed(0)
+    model = create_model(name, **options).train().to(memory_format=torch.channels_last)
+    x = torch.randn(batch, *size).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, model.num_classes, (batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)
+    return train_step(model, opt, x, y, dtype)
+
+
 def _reference(
     name: str, against: str, num_classes: int, device: torch.device
 ) -> tuple[nn.Module, str]:
