@@ -227,14 +227,14 @@ def test_augmentation_table_is_the_one_list() -> None:
     """The config's choices, the loaders' checks and the pipelines all come from AUGMENTATIONS."""
     choices = {f.name: f.metadata["choices"] for f in dataclasses.fields(TrainConfig)}
     assert choices["augment"] == tuple(AUGMENTATIONS)
-    small = ["cifar", "cifar_altflip", "flip", "none", "finetune"]
+    small = ["cifar", "cifar_altflip", "airbench", "flip", "none", "finetune"]
     assert [n for n, a in AUGMENTATIONS.items() if a.small] == small
     assert [n for n, a in AUGMENTATIONS.items() if a.large] == [
         "none", "alexnet", "vgg", "googlenet", "resnet_imagenet", "fb_resnet", "finetune"
     ]  # fmt: skip
     assert augmentation("cifar", small=True).pad == 4 and not augmentation("none", True).flip
     with pytest.raises(
-        ConfigError, match="not for small images.*one of cifar, cifar_altflip, flip, none, fine"
+        ConfigError, match="not for small images.*one of cifar, cifar_altflip, airbench, flip, no"
     ):
         augmentation("fb_resnet", small=True)
     with pytest.raises(ConfigError, match="not for large images.*use one of none, alexnet"):

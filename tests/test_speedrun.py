@@ -10,18 +10,22 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
 import tiny_model  # noqa: F401  (registers tiny_test_net)
 from moderncnn.cli import main
+from moderncnn.data import load_splits
 from moderncnn.data.augment import alternating_flips, random_crop_flip_params
 from moderncnn.errors import ConfigError
+from moderncnn.models import create_model
 from moderncnn.train import engine, resolve_config
 from moderncnn.train.distributed import DistEnv
 from moderncnn.train.graphs import graph_blocker
 from moderncnn.train.schedule import LRSchedule
 from moderncnn.train.tta import TestTimeAugmentation
+from moderncnn.train.whiten import whiten_first_conv, whitening_filters
 
 FAST = ["--no-progress", "--no-tensorboard", "--batch-size", "50", "--val-size", "100"]
 
@@ -55,6 +59,42 @@ def test_alternating_flips() -> None:
     a = random_crop_flip_params(8, "cifar", g1)
     b = random_crop_flip_params(8, "cifar_altflip", g2, e1[:8])
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and torch.equal(b[2], e1[:8])
+    # airbench's: the same alternating flips, translations of at most 2 pixels
+    dx, dy, flip, pad = random_crop_flip_params(4000, "airbench", g1, e1[:4000])
+    assert pad == 2 and set(dx.tolist()) == set(dy.tolist()) == {0, 1, 2, 3, 4}
+    assert torch.equal(flip, e1[:4000])
+
+
+def test_whitening_filters_decorrelate_patches() -> None:
+    """airbench's first layer: the filters map the images' 3x3 patches to uncorrelated
+    outputs of unit variance (eps 0), the directions of largest variance first."""
+    g = torch.Generator().manual_seed(0)
+    x = F.avg_pool2d(torch.randn(64, 3, 18, 18, generator=g), 3, 1)  # correlated neighbours
+    x = x + 0.3 * x.mean(1, keepdim=True)  # and channels
+    values, filters = whitening_filters(x, (3, 3), eps=0.0)
+    assert filters.shape == (27, 3, 3, 3) and bool((values[:-1] >= values[1:]).all())
+    assert values[0] > 10 * values[-1]  # far from white before
+    out = F.conv2d(x.double(), filters.double()).transpose(0, 1).reshape(27, -1)
+    cov = out @ out.T / out.shape[1]
+    assert torch.allclose(cov, torch.eye(27, dtype=torch.float64), atol=1e-4)
+
+
+def test_whiten_freezes_the_first_conv(fake_cifar: Path, tmp_path: Path) -> None:
+    """--whiten: the first conv's filters are the top patch directions and their negatives,
+    and training leaves them (not the bias, or the next conv) as they were."""
+    out = tmp_path / "run"
+    argv = ["train", "vgg11_cifar", "--recipe", "speedrun", "--data-dir", str(fake_cifar)]
+    argv += ["--epochs", "1", "--batch-size", "100", "--model-kwargs", "width=0.125"]
+    assert main([*argv, "--whiten", "--no-progress", "--output", str(out)]) == 0
+    trained = load_file(out / "best.safetensors")
+    w = trained["features.0.weight"]  # 8 filters at width 1/8: 4 directions, both signs
+    assert torch.equal(w[:4], -w[4:])
+    fresh = create_model("vgg11_cifar", num_classes=10, width=0.125)
+    splits = load_splits(fake_cifar, val_size=0, progress=False)
+    assert torch.equal(w, whiten_first_conv(fresh, splits).weight)
+    assert trained["features.0.bias"].abs().sum() > 0  # the bias trains (from 0)
+    with pytest.raises(ConfigError, match="--whiten"):
+        resolve_config("vgg11_cifar", "speedrun", data_dir="x", whiten=True, weights="w.pth")
 
 
 class _Shift(nn.Module):
@@ -124,6 +164,14 @@ def test_speedrun_recipe_trains(fake_cifar: Path, tmp_path: Path) -> None:
         "cifar_altflip",
         0,
         pytest.approx(0.4),
+        "flip-translate",
+    )
+    cpu = resolve_config("vgg11_cifar", "speedrun_cpu", data_dir="x")  # 15 CPU minutes
+    assert (cpu.augment, cpu.batch_size, cpu.epochs, cpu.peak_lr, cpu.tta) == (
+        "airbench",
+        256,
+        19,
+        pytest.approx(0.2),
         "flip-translate",
     )
     out = tmp_path / "run"

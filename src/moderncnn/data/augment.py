@@ -168,6 +168,8 @@ AUGMENTATIONS: dict[str, Augmentation] = {
         flip=True,
         alternate=True,
     ),
+    # airbench94's: 2-pixel translations (zero-padded here, reflected there), alternating flips
+    "airbench": Augmentation("Jordan 2024 (airbench94)", pad=2, flip=True, alternate=True),
     "flip": Augmentation("flips only", pad=0, flip=True),
     "none": Augmentation("no augmentation; large images: the centre crop", pad=0, steps=_centre),
     # shorter side 256, a random 224 crop of the centre 256x256, a flip; PCA lighting

@@ -31,6 +31,7 @@ from moderncnn.train import distributed
 from moderncnn.train.config import TrainConfig, load_run_config, resume_changes
 from moderncnn.train.finetune import freeze, param_groups
 from moderncnn.train.state import latest_checkpoint, open_run_dir
+from moderncnn.train.whiten import whiten_first_conv
 
 log = logging.getLogger("moderncnn")
 
@@ -221,6 +222,8 @@ def build_model(run: Run, splits: Splits) -> tuple[ConvNet, list[nn.Module]]:
     if run.weights:
         _new_head(model, splits.classes)
     frozen_norms = freeze(model, cfg.freeze, cfg.freeze_until)
+    if cfg.whiten:  # a resumed run's checkpoint then loads the same filters
+        whiten_first_conv(model, splits)
     _check_training_size(model, cfg, splits, run.options)
     return model, frozen_norms
 

@@ -137,6 +137,11 @@ class TrainConfig:
         TTA_MODES,
         default="none",
     )
+    whiten: bool = _opt(
+        "make the first conv a frozen patch-whitening layer from 5,000 training images "
+        "(airbench; small images)",
+        default=False,
+    )
     model_kwargs: dict[str, Any] = _opt(
         "the model's other options (`moderncnn models NAME --json` or `moderncnn summary NAME` "
         "list them), e.g. lrn=false "
@@ -244,6 +249,11 @@ class TrainConfig:
             raise ConfigError("give --freeze (the classifier only) or --freeze-until, not both")
         if (self.freeze or self.freeze_until) and not self.weights:
             raise ConfigError("--freeze and --freeze-until need --weights to keep frozen")
+        if self.whiten and self.weights:
+            raise ConfigError(
+                "--whiten makes the first conv's filters from the data; it does not go with "
+                "--weights (drop one)"
+            )
         if not 0 <= self.backbone_lr_scale <= 1:
             raise ConfigError(f"backbone_lr_scale must be in [0, 1], got {self.backbone_lr_scale}")
         if self.schedule == "plateau" and not self.val_size:
