@@ -81,7 +81,7 @@ def test_whitening_filters_decorrelate_patches() -> None:
 
 def test_whiten_freezes_the_first_conv(fake_cifar: Path, tmp_path: Path) -> None:
     """--whiten: the first conv's filters are the top patch directions and their negatives,
-    and training leaves them (not the bias, or the next conv) as they were."""
+    and training leaves them as they were (but trains the bias)."""
     out = tmp_path / "run"
     argv = ["train", "vgg11_cifar", "--recipe", "speedrun", "--data-dir", str(fake_cifar)]
     argv += ["--epochs", "1", "--batch-size", "100", "--model-kwargs", "width=0.125"]

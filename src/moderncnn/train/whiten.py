@@ -1,14 +1,15 @@
-"""A patch-whitening first layer (Jordan 2024, airbench, after Page's and tysam-code's CIFAR-10
-speedruns): the network's first convolution, its shape unchanged, gets filters made from the
-training images before the first step and keeps them.
+"""A patch-whitening first layer (Jordan 2024, airbench, after Page 2018 and tysam-code's
+hlb-CIFAR10): the network's first convolution, its shape unchanged, gets filters made from the
+training images before the first step and keeps them. airbench also drops the BatchNorm after
+that layer; a zoo network keeps its own (docs/benchmarks.md measures what that leaves).
 
 The filters are the eigenvectors of the covariance of the training images' k x k patches (k
 the conv's kernel), each scaled by 1/sqrt(eigenvalue + eps) and paired with its negative, so
 a ReLU after it loses nothing: the layer projects every patch on its principal directions,
 largest first, and starts the network from decorrelated inputs instead of random ones. A conv
 with more output channels than twice the patch's dimensions keeps its own init for the rest;
-one with fewer keeps the leading directions. airbench freezes the weights and trains the bias;
-so does this.
+one with fewer keeps the leading directions. airbench freezes the weights and trains the bias
+for its first epochs; here the bias trains throughout.
 """
 
 from __future__ import annotations
